@@ -1,0 +1,86 @@
+# Two commands for a newcomer: `make book` and `make test`. Everything else is a helper.
+# Nothing here relies on anything installed by hand: the virtual environment, the Python
+# packages and (for the browser test) Debian's Chromium are installed on demand.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_SYSTEM ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+BUILD := _build
+HTML := $(BUILD)/html
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+SANITIZE := tests/nbval_sanitize.cfg
+# Progress bars are for people at a keyboard, not for committed outputs or the built book.
+export GMMLIB_PROGRESS := 0
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+ROOT_OR_SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help install book notebooks test test-lib test-notebooks test-book book-verified browser-deps bench clean
+
+help:
+	@echo "make book   - create .venv, execute every chapter and build the book (prints where to open it)"
+	@echo "make test   - everything CI checks: gmmlib tests, nbval on every notebook, the strict book build, the built-site checks"
+	@echo "make notebooks - re-execute every notebook in place (commit the outputs afterwards)"
+	@echo "make bench  - gmmlib against scikit-learn, same data and initialisation, same run"
+	@echo "make clean  - remove builds and caches (keeps .venv)"
+
+$(STAMP): pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON_SYSTEM) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[book,test,scale]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Executes every notebook afresh (execute_notebooks: force in _config.yml; a failing cell fails
+# the build) and treats every warning as an error.
+book: install
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo
+	@echo "Built $$(find $(HTML) -name '*.html' -not -path '*/_static/*' -not -name 'search.html' -not -name 'genindex.html' | wc -l) pages."
+	@echo "Open file://$(CURDIR)/$(HTML)/index.html"
+
+# For authors: re-execute notebooks in place so the committed outputs are current.
+# `make notebooks NB=notebooks/04_deriving_em.ipynb` re-executes one.
+NB ?= $(NOTEBOOKS)
+notebooks: install
+	@for nb in $(NB); do echo "executing $$nb"; \
+	  (cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	     --ExecutePreprocessor.timeout=300 "$$(basename $$nb)"); done
+
+test: install browser-deps test-lib test-notebooks test-book
+
+test-lib: install
+	$(BIN)/pytest tests -m "not book" -n 2 -p no:cacheprovider
+
+# nbval re-executes every notebook and compares the outputs with the committed ones.
+test-notebooks: install
+	$(BIN)/pytest --nbval $(NOTEBOOKS) --nbval-sanitize-with $(SANITIZE) \
+	  -n 2 --dist loadscope -p no:cacheprovider
+
+# The strict build, from the outputs nbval has just verified (so each notebook runs once per
+# test run), then the checks of the built site: pages, links, launch buttons, a real browser.
+test-book: book-verified
+	$(BIN)/pytest tests -m book -p no:cacheprovider
+
+book-verified: install
+	@mkdir -p $(BUILD)
+	$(PY) -c "import yaml; c = yaml.safe_load(open('_config.yml')); c['execute']['execute_notebooks'] = 'off'; yaml.safe_dump(c, open('$(BUILD)/_config.verified.yml', 'w'), sort_keys=False)"
+	$(BIN)/jupyter-book build . --config $(BUILD)/_config.verified.yml -W -n --keep-going --all
+
+browser-deps:
+	@command -v chromium >/dev/null || { $(ROOT_OR_SUDO) apt-get update -qq && \
+	  $(ROOT_OR_SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+bench: install
+	$(PY) -m gmmlib.benchmark
+
+clean:
+	rm -rf $(BUILD) .pytest_cache .hypothesis notebooks/.ipynb_checkpoints
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
