@@ -1,0 +1,262 @@
+"""Checks of the built book, as readers meet it: pages, launch buttons, links and a real browser.
+
+Run by ``make test`` after the strict build (``pytest -m book``); the HTML is read from
+``_build/html`` (or ``$BOOK_HTML``). The browser is Debian's Chromium driven by Playwright; the
+page's only outside resource we need, MathJax 3, is served from a local copy (the npm bundle
+shipped in the ``sphinx-mathjax-offline`` wheel), and every other outside request is refused, so
+the test needs no network.
+"""
+
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from functools import partial
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.book
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+MAX_PAGE_BYTES = 5 * 1024 * 1024
+
+
+def _toc_files(toc_path):
+    toc = yaml.safe_load(Path(toc_path).read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+PAGES = _toc_files(os.environ.get("BOOK_TOC", ROOT / "_toc.yml"))
+CHAPTERS = [page for page in PAGES if page.startswith("notebooks/")]
+
+
+@pytest.fixture(scope="module")
+def html_dir():
+    if not (HTML / "index.html").exists():
+        pytest.fail(f"no built book in {HTML}: run `make book-verified` (or `make book`) first")
+    return HTML
+
+
+def _soup(page):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup((HTML / f"{page}.html").read_text(), "html.parser")
+
+
+def _main(page):
+    return _soup(page).find("main") or _soup(page)
+
+
+# ----------------------------------------------------------------------------------------------
+# Static checks of the HTML
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_has_a_title_and_one_h1(html_dir, page):
+    soup = _soup(page)
+    assert soup.title and soup.title.get_text(strip=True), "page without a <title>"
+    # The theme repeats the title in a print-only header; the article is what a reader sees.
+    assert len(soup.find("article").find_all("h1")) == 1, "a page needs exactly one h1 (one `# Title`)"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_chapter_launch_buttons_and_download(html_dir, page):
+    repo = urlparse(CONFIG["repository"]["url"]).path.strip("/")
+    branch = CONFIG["repository"]["branch"]
+    links = [a.get("href", "") for a in _soup(page).find_all("a")]
+    binder = [h for h in links if "mybinder.org/v2/gh/" in h]
+    colab = [h for h in links if "colab.research.google.com/github/" in h]
+    assert binder and colab, "chapter pages need Binder and Colab launch buttons"
+    assert binder[0].startswith(f"https://mybinder.org/v2/gh/{repo}/{branch}?")
+    assert f"urlpath=lab/tree/{page}.ipynb" in binder[0]
+    assert colab[0] == f"https://colab.research.google.com/github/{repo}/blob/{branch}/{page}.ipynb"
+    downloads = [h for h in links if h.endswith(f"{Path(page).name}.ipynb") and "_sources" in h]
+    assert downloads, "chapter pages offer the .ipynb download"
+    assert (HTML / "_sources" / f"{page}.ipynb").exists()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_figures_have_real_alt_text(html_dir, page):
+    for image in _main(page).find_all("img"):
+        alt = (image.get("alt") or "").strip()
+        assert alt, f"image {image.get('src')} has no alt text"
+        assert not re.search(r"\.(png|jpe?g|svg)$", alt), f"alt text is a file name: {alt}"
+
+
+def _page_weight(page):
+    """Bytes a reader downloads for the page's own content: HTML, its images and inline media."""
+    path = HTML / f"{page}.html"
+    total = path.stat().st_size
+    for image in _main(page).find_all("img"):
+        src = image.get("src", "")
+        if src and not src.startswith(("data:", "http")):
+            total += (path.parent / src).resolve().stat().st_size
+    return total
+
+
+def test_pages_stay_light(html_dir):
+    weights = {page: _page_weight(page) for page in PAGES}
+    report = "\n".join(f"  {w / 1e6:6.2f} MB  {p}" for p, w in sorted(weights.items()))
+    print(f"\nPage weights (HTML + images + embedded animations):\n{report}")
+    heavy = {p: w for p, w in weights.items() if w > MAX_PAGE_BYTES}
+    assert not heavy, f"pages above 5 MB: {heavy}"
+
+
+def test_internal_links_and_anchors_resolve(html_dir, tmp_path):
+    config = tmp_path / "linkcheckerrc"
+    config.write_text("[filtering]\nignore=\n  ^https?://\n  ^mailto:\n[AnchorCheck]\n")
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "linkchecker"), "--config", str(config), "--no-status",
+         "--no-warnings", (html_dir / "index.html").as_uri()],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+# ----------------------------------------------------------------------------------------------
+# A real browser
+# ----------------------------------------------------------------------------------------------
+
+
+def _mathjax_dir():
+    import importlib.util
+
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    if spec is None:  # the wheel's top-level folder has a hyphen; find it beside site-packages
+        for entry in sys.path:
+            candidate = Path(entry) / "sphinx-mathjax-offline" / "static" / "mathjax"
+            if candidate.exists():
+                return candidate
+        pytest.fail("MathJax 3 not found: install the test extra (`pip install -e .[test]`)")
+    return Path(spec.origin).parent / "static" / "mathjax"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(html_dir):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(html_dir)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.fail("Chromium is missing: `make test` installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+def _open(browser, url):
+    """Open ``url`` with MathJax served locally and every other outside request refused."""
+    mathjax = _mathjax_dir()
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+
+    def on_console(message):
+        if message.type == "error" and "127.0.0.1" in (message.location or {}).get("url", "127.0.0.1"):
+            if not message.text.startswith("Failed to load resource"):
+                errors.append(f"console: {message.text}")
+
+    page.on("console", on_console)
+
+    def route(request_route):
+        request_url = request_route.request.url
+        host = urlparse(request_url).hostname
+        if host == "127.0.0.1":
+            return request_route.continue_()
+        match = re.search(r"/mathjax@3/es5/(.+?)(\?.*)?$", request_url)
+        if match and (mathjax / match.group(1)).is_file():
+            return request_route.fulfill(path=str(mathjax / match.group(1)))
+        return request_route.abort()
+
+    page.route("**/*", route)
+    response = page.goto(url, wait_until="load")
+    return page, response, errors
+
+
+MATH_PROBLEMS = """() => {
+  // MathJax keeps each formula's TeX source next to its typeset DOM node: report the source.
+  const items = window.MathJax && MathJax.startup && MathJax.startup.document
+      ? [...MathJax.startup.document.math] : [];
+  const isRed = e => getComputedStyle(e).color === 'rgb(255, 0, 0)';
+  const errors = items.filter(i => i.typesetRoot && i.typesetRoot.querySelector('mjx-merror'))
+      .map(i => i.math);
+  const undefinedMacros = items.filter(i => i.typesetRoot &&
+      [...i.typesetRoot.querySelectorAll('mjx-mtext')].some(isRed)).map(i => i.math);
+  const untypeset = [...document.querySelectorAll('main .math')]
+      .filter(e => !e.querySelector('mjx-container') && !e.closest('mjx-container'))
+      .map(e => e.textContent.slice(0, 80));
+  return {errors, undefinedMacros, untypeset};
+}"""
+
+
+@pytest.mark.parametrize("page_name", PAGES)
+def test_page_in_browser(site, browser, page_name):
+    page, response, errors = _open(browser, f"{site}/{page_name}.html")
+    try:
+        assert response.status == 200
+        if page.locator("script[src*='mathjax']").count():  # Sphinx loads MathJax only where there is math
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
+            page.evaluate("() => MathJax.startup.promise")
+        math = page.evaluate(MATH_PROBLEMS)
+        assert not math["errors"], f"MathJax errors: {math['errors']}"
+        assert not math["undefinedMacros"], f"undefined TeX macros: {math['undefinedMacros']}"
+        assert not math["untypeset"], f"formulas left as raw TeX: {math['untypeset']}"
+        assert page.locator("main h1:visible").count() == 1
+        assert page.title().strip()
+        for image in page.locator("main img").all():
+            assert (image.get_attribute("alt") or "").strip(), "image without alt text"
+        solutions = page.locator("main .solution.dropdown")
+        for index in range(solutions.count()):
+            solution = solutions.nth(index)
+            body = solution.locator("section").first
+            assert not body.is_visible(), "an exercise solution is visible before it is clicked"
+            solution.locator(".admonition-title").click()
+            body.wait_for(state="visible", timeout=5000)
+        page.wait_for_timeout(200)
+        assert not errors, "\n".join(errors)
+    finally:
+        page.close()
+
+
+def test_search_finds_the_em_chapter(site, browser):
+    target = "notebooks/04_deriving_em"
+    if target not in PAGES:
+        pytest.skip("the EM chapter is not in the table of contents")
+    page, response, errors = _open(browser, f"{site}/search.html?q=responsibilities")
+    try:
+        page.wait_for_selector("#search-results li a", timeout=20000)
+        hits = [a.get_attribute("href") for a in page.locator("#search-results li a").all()]
+        assert any(target in (h or "") for h in hits), f"search results: {hits}"
+    finally:
+        page.close()
