@@ -21,7 +21,7 @@ export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 ROOT_OR_SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install book notebooks test test-lib test-notebooks test-book book-verified browser-deps bench clean
+.PHONY: help install book notebooks test test-lib test-notebooks test-book test-binder book-verified browser-deps bench clean
 
 help:
 	@echo "make book   - create .venv, execute every chapter and build the book (prints where to open it)"
@@ -54,14 +54,15 @@ notebooks: install
 	  (cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	     --ExecutePreprocessor.timeout=300 "$$(basename $$nb)"); done
 
-test: install browser-deps test-lib test-notebooks test-book
+test: install browser-deps test-lib test-notebooks test-book test-binder
 
 test-lib: install
-	$(BIN)/pytest tests -m "not book" -n 2 -p no:cacheprovider
+	$(BIN)/pytest tests -m "not book and not binder" -n 2 -p no:cacheprovider
 
 # nbval re-executes every notebook and compares the outputs with the committed ones.
 test-notebooks: install
-	$(BIN)/pytest --nbval $(NOTEBOOKS) --nbval-sanitize-with $(SANITIZE) \
+	@mkdir -p $(BUILD)
+	$(BIN)/pytest --nbval $(NOTEBOOKS) --nbval-sanitize-with $(SANITIZE) --junitxml=$(BUILD)/nbval-report.xml \
 	  -n 2 --dist loadscope -p no:cacheprovider
 
 # The strict build, from the outputs nbval has just verified (so each notebook runs once per
@@ -73,6 +74,10 @@ book-verified: install
 	@mkdir -p $(BUILD)
 	$(PY) -c "import yaml; c = yaml.safe_load(open('_config.yml')); c['execute']['execute_notebooks'] = 'off'; yaml.safe_dump(c, open('$(BUILD)/_config.verified.yml', 'w'), sort_keys=False)"
 	$(BIN)/jupyter-book build . --config $(BUILD)/_config.verified.yml -W -n --keep-going --all
+
+# Binder's recipe (binder/environment.yml + postBuild) in a fresh environment, running a chapter.
+test-binder: install
+	$(BIN)/pytest tests -m binder -p no:cacheprovider
 
 browser-deps:
 	@command -v chromium >/dev/null || { $(ROOT_OR_SUDO) apt-get update -qq && \

@@ -109,3 +109,41 @@ def test_notebook_has_one_title_and_figures_have_captions(notebook):
             mystnb = cell["metadata"].get("mystnb", {})
             assert mystnb.get("image", {}).get("alt"), f"figure without alt text: {''.join(cell['source'])[:80]}"
             assert mystnb.get("figure", {}).get("caption"), f"figure without caption: {''.join(cell['source'])[:80]}"
+
+
+def _make_targets_run_by_make_test():
+    """Targets `make test` runs, found by following the Makefile's prerequisites from `test`."""
+    rules = {}
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        match = re.match(r"^([a-z][a-z0-9-]*):(?!=)\s*(.*)$", line)
+        if match:
+            rules[match.group(1)] = match.group(2).split()
+    reached, todo = set(), ["test"]
+    while todo:
+        target = todo.pop()
+        if target in rules and target not in reached:
+            reached.add(target)
+            todo += rules[target]
+    return reached
+
+
+@pytest.mark.parametrize("workflow", sorted((ROOT / ".github" / "workflows").glob("*.yml")), ids=lambda p: p.name)
+def test_workflows_parse_and_run_only_make_targets_ci_runs(workflow):
+    spec = yaml.safe_load(workflow.read_text())
+    triggers = spec.get(True, spec.get("on"))  # YAML 1.1 reads the key `on` as True
+    assert triggers, "a workflow needs triggers"
+    exercised = _make_targets_run_by_make_test()
+    for job in spec["jobs"].values():
+        for step in job.get("steps", []):
+            if "run" in step:
+                command = step["run"].strip()
+                match = re.fullmatch(r"make ([a-z-]+)", command)
+                assert match, f"workflow steps run make targets only, not {command!r}"
+                assert match.group(1) in exercised, f"`{command}` is not exercised by `make test`"
+
+
+def test_publishing_workflow_runs_on_main_and_weekly_rebuild_is_scheduled():
+    book = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    assert book[True]["push"]["branches"] == ["main"]
+    weekly = yaml.safe_load((ROOT / ".github" / "workflows" / "weekly.yml").read_text())
+    assert weekly[True]["schedule"][0]["cron"]
