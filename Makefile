@@ -52,7 +52,7 @@ NB ?= $(NOTEBOOKS)
 notebooks: install
 	@for nb in $(NB); do echo "executing $$nb"; \
 	  (cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	     --ExecutePreprocessor.timeout=300 "$$(basename $$nb)"); done
+	     --ExecutePreprocessor.timeout=300 --ExecutePreprocessor.record_timing=False "$$(basename $$nb)"); done
 
 test: install browser-deps test-lib test-notebooks test-book test-binder
 
@@ -72,7 +72,10 @@ test-book: book-verified
 
 book-verified: install
 	@mkdir -p $(BUILD)
-	$(PY) -c "import yaml; c = yaml.safe_load(open('_config.yml')); c['execute']['execute_notebooks'] = 'off'; yaml.safe_dump(c, open('$(BUILD)/_config.verified.yml', 'w'), sort_keys=False)"
+	@# The same configuration with execution off; paths in it are relative to the file, so made absolute.
+	$(PY) -c "import os, yaml; c = yaml.safe_load(open('_config.yml')); c['execute']['execute_notebooks'] = 'off'; \
+	  c['sphinx']['local_extensions'] = {k: os.path.abspath(v) for k, v in c['sphinx']['local_extensions'].items()}; \
+	  yaml.safe_dump(c, open('$(BUILD)/_config.verified.yml', 'w'), sort_keys=False)"
 	$(BIN)/jupyter-book build . --config $(BUILD)/_config.verified.yml -W -n --keep-going --all
 
 # Binder's recipe (binder/environment.yml + postBuild) in a fresh environment, running a chapter.
