@@ -35,6 +35,25 @@ ILL_DEFINED_COVARIANCE_MESSAGE = (
 )
 
 
+_controller = None
+
+
+def blas_single_thread():
+    """Context manager holding the BLAS libraries to one thread.
+
+    The BLAS calls of one EM step are tiny (a D x D triangular solve) or thin; a
+    multi-threaded OpenBLAS spends far longer waking its threads than computing -- we
+    measured 11 ms instead of 0.07 ms for a 5 x 5 triangular solve on a busy 2-core
+    machine. Entering the context costs about 10 microseconds.
+    """
+    global _controller
+    from threadpoolctl import ThreadpoolController
+
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
 def check_covariance_type(covariance_type):
     """Raise a ValueError naming the allowed values if ``covariance_type`` is unknown."""
     if not isinstance(covariance_type, str) or covariance_type not in COVARIANCE_TYPES:
@@ -152,17 +171,23 @@ def compute_precision_cholesky(covariances, covariance_type):
             " The numerical accuracy can also be improved by passing float64 data instead "
             "of float32."
         )
+    # Overflow (finite data whose squares exceed the float range, |x| ~ 1e160) gives inf/NaN
+    # covariances: report it like a collapse (the hint to scale the data applies), rather than
+    # returning NaN parameters (diag, spherical) or scipy's "array must not contain infs".
+    if not np.all(np.isfinite(covariances)):
+        raise ValueError(message)
     if covariance_type in ("full", "tied"):
         stacked = covariances if covariance_type == "full" else covariances[np.newaxis]
         n_features = stacked.shape[-1]
         eye = np.eye(n_features, dtype=covariances.dtype)
         precisions_chol = np.empty_like(stacked)
-        for k, covariance in enumerate(stacked):
-            try:
-                cov_chol = linalg.cholesky(covariance, lower=True)
-            except linalg.LinAlgError:
-                raise ValueError(message) from None
-            precisions_chol[k] = linalg.solve_triangular(cov_chol, eye, lower=True).T
+        with blas_single_thread():
+            for k, covariance in enumerate(stacked):
+                try:
+                    cov_chol = linalg.cholesky(covariance, lower=True)
+                except linalg.LinAlgError:
+                    raise ValueError(message) from None
+                precisions_chol[k] = linalg.solve_triangular(cov_chol, eye, lower=True).T
         return precisions_chol if covariance_type == "full" else precisions_chol[0]
     if np.any(covariances <= 0.0):
         raise ValueError(message)
@@ -192,10 +217,11 @@ def precision_cholesky_from_precisions(precisions, covariance_type):
     precisions_cholesky : ndarray
         Same shape as ``precisions``.
     """
-    if covariance_type == "full":
-        return np.stack([_flipudlr(np.linalg.cholesky(_flipudlr(p))) for p in precisions])
-    if covariance_type == "tied":
-        return _flipudlr(np.linalg.cholesky(_flipudlr(precisions)))
+    with blas_single_thread():
+        if covariance_type == "full":
+            return np.stack([_flipudlr(np.linalg.cholesky(_flipudlr(p))) for p in precisions])
+        if covariance_type == "tied":
+            return _flipudlr(np.linalg.cholesky(_flipudlr(precisions)))
     return np.sqrt(precisions)
 
 
@@ -218,7 +244,8 @@ def covariances_from_cholesky(precisions_chol, covariance_type):
         stacked = precisions_chol if covariance_type == "full" else precisions_chol[np.newaxis]
         eye = np.eye(stacked.shape[-1], dtype=stacked.dtype)
         # precision = U U^T, so covariance = U^{-T} U^{-1} = V^T V with V = U^{-1}
-        inv = np.stack([linalg.solve_triangular(u, eye, lower=False) for u in stacked])
+        with blas_single_thread():
+            inv = np.stack([linalg.solve_triangular(u, eye, lower=False) for u in stacked])
         covariances = np.matmul(np.swapaxes(inv, 1, 2), inv)
         return covariances if covariance_type == "full" else covariances[0]
     return 1.0 / precisions_chol**2
@@ -324,3 +351,46 @@ def logsumexp_rows(a):
     with np.errstate(divide="ignore", under="ignore"):
         out = np.log(np.sum(np.exp(a - shift), axis=1)) + shift[:, 0]
     return out
+
+
+###############################################################################
+# One EM iteration, written plainly (the reference the fast path must reproduce)
+
+
+def em_iteration_reference(X, weights, means, precisions_chol, covariance_type, reg_covar):
+    """One E-step followed by one M-step, exactly as scikit-learn performs them.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Data.
+    weights : ndarray of shape (n_components,)
+        Current mixture weights.
+    means : ndarray of shape (n_components, n_features)
+        Current means.
+    precisions_chol : ndarray
+        Current precision Cholesky factors; shape depends on ``covariance_type``.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        Covariance structure.
+    reg_covar : float
+        Added to the diagonal of the new covariances.
+
+    Returns
+    -------
+    weights, means, covariances, precisions_chol : ndarray
+        The parameters after the M-step.
+    mean_log_likelihood : float
+        Mean per-sample log-likelihood of the parameters *before* the M-step.
+    """
+    weighted_log_prob = estimate_log_gaussian_prob(
+        X, means, precisions_chol, covariance_type
+    ) + np.log(weights)
+    log_prob_norm = logsumexp_rows(weighted_log_prob)
+    with np.errstate(under="ignore"):
+        resp = np.exp(weighted_log_prob - log_prob_norm[:, np.newaxis])
+    nk, new_means, covariances = estimate_gaussian_parameters(
+        X, resp, reg_covar, covariance_type
+    )
+    new_weights = nk / np.sum(nk)
+    new_precisions_chol = compute_precision_cholesky(covariances, covariance_type)
+    return new_weights, new_means, covariances, new_precisions_chol, np.mean(log_prob_norm)
