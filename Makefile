@@ -56,10 +56,14 @@ notebooks: install
 
 test: install browser-deps test-lib test-notebooks test-book test-binder
 
+# Two pytest workers on two cores: one thread each, or OpenMP (k-means) and BLAS threads
+# oversubscribe the machine and spend their time waiting for each other.
+test-lib: export OMP_NUM_THREADS := 1
 test-lib: install
 	$(BIN)/pytest tests -m "not book and not binder" -n 2 -p no:cacheprovider
 
 # nbval re-executes every notebook and compares the outputs with the committed ones.
+test-notebooks: export OMP_NUM_THREADS := 1
 test-notebooks: install
 	@mkdir -p $(BUILD)
 	$(BIN)/pytest --nbval $(NOTEBOOKS) --nbval-sanitize-with $(SANITIZE) --junitxml=$(BUILD)/nbval-report.xml \
