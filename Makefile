@@ -17,16 +17,17 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 SANITIZE := tests/nbval_sanitize.cfg
 # Progress bars are for people at a keyboard, not for committed outputs or the built book.
 export GMMLIB_PROGRESS := 0
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 ROOT_OR_SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install book notebooks test test-lib test-notebooks test-book test-binder book-verified browser-deps bench clean
+.PHONY: help install book notebooks test test-lib test-notebooks test-book test-binder test-oldest student book-verified browser-deps bench clean
 
 help:
 	@echo "make book   - create .venv, execute every chapter and build the book (prints where to open it)"
 	@echo "make test   - everything CI checks: gmmlib tests, nbval on every notebook, the strict book build, the built-site checks"
 	@echo "make notebooks - re-execute every notebook in place (commit the outputs afterwards)"
+	@echo "make student - the student edition (notebooks without solutions) in _build/html/student"
+	@echo "make test-oldest - gmmlib's tests against the lowest dependency versions we allow"
 	@echo "make bench  - gmmlib against scikit-learn, same data and initialisation, same run"
 	@echo "make clean  - remove builds and caches (keeps .venv)"
 
@@ -42,6 +43,7 @@ install: $(STAMP)
 # the build) and treats every warning as an error.
 book: install
 	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(PY) book/_tools/student_edition.py $(HTML)/student
 	@echo
 	@echo "Built $$(find $(HTML) -name '*.html' -not -path '*/_static/*' -not -name 'search.html' -not -name 'genindex.html' | wc -l) pages."
 	@echo "Open file://$(CURDIR)/$(HTML)/index.html"
@@ -54,7 +56,7 @@ notebooks: install
 	  (cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	     --ExecutePreprocessor.timeout=300 --ExecutePreprocessor.record_timing=False "$$(basename $$nb)"); done
 
-test: install browser-deps test-lib test-notebooks test-book test-binder
+test: install browser-deps test-lib test-notebooks test-book test-binder test-oldest
 
 # Two pytest workers on two cores: one thread each, or OpenMP (k-means) and BLAS threads
 # oversubscribe the machine and spend their time waiting for each other.
@@ -71,7 +73,7 @@ test-notebooks: install
 
 # The strict build, from the outputs nbval has just verified (so each notebook runs once per
 # test run), then the checks of the built site: pages, links, launch buttons, a real browser.
-test-book: book-verified
+test-book: book-verified student
 	$(BIN)/pytest tests -m book -p no:cacheprovider
 
 book-verified: install
@@ -81,6 +83,29 @@ book-verified: install
 	  c['sphinx']['local_extensions'] = {k: os.path.abspath(v) for k, v in c['sphinx']['local_extensions'].items()}; \
 	  yaml.safe_dump(c, open('$(BUILD)/_config.verified.yml', 'w'), sort_keys=False)"
 	$(BIN)/jupyter-book build . --config $(BUILD)/_config.verified.yml -W -n --keep-going --all
+
+# The student edition: every chapter without its solutions, plus a zip, in the built site where
+# the "Download the exercises" link of book/exercises.md points.
+student: install
+	$(PY) book/_tools/student_edition.py $(HTML)/student
+
+# gmmlib's tests with the lowest versions pyproject.toml allows, in an environment of their own:
+# uv's lowest-direct resolution puts each dependency at its floor (their own dependencies at the
+# newest that fit). Not the notebooks: their printed numbers may legitimately change between
+# versions. gmmlib comes from the work tree (PYTHONPATH), so nothing is built or written there.
+OLDEST := $(BUILD)/venv-oldest
+test-oldest: export OMP_NUM_THREADS := 1
+test-oldest:
+	rm -rf $(OLDEST)
+	$(PYTHON_SYSTEM) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet uv
+	$(OLDEST)/bin/uv pip compile pyproject.toml --resolution lowest-direct --python $(OLDEST)/bin/python \
+	  --quiet --no-header --output-file $(OLDEST)/lowest.txt
+	$(OLDEST)/bin/uv pip install --python $(OLDEST)/bin/python --quiet -r $(OLDEST)/lowest.txt \
+	  pytest pytest-xdist hypothesis pyyaml
+	@echo "testing with $$($(OLDEST)/bin/python --version) and" \
+	  $$(grep -E '^(numpy|scipy|scikit-learn|matplotlib|pandas|threadpoolctl)==' $(OLDEST)/lowest.txt)
+	PYTHONPATH=$(CURDIR) $(OLDEST)/bin/python -m pytest tests -m "not book and not binder" -n 2 -p no:cacheprovider -q
 
 # Binder's recipe (binder/environment.yml + postBuild) in a fresh environment, running a chapter.
 test-binder: install

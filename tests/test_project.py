@@ -14,7 +14,7 @@ REPOSITORY_URL = CONFIG["repository"]["url"]
 
 
 def _pyproject():
-    import tomllib
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
 
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
