@@ -75,6 +75,7 @@ test-notebooks: install
 # test run), then the checks of the built site: pages, links, launch buttons, a real browser.
 test-book: book-verified student
 	$(BIN)/pytest tests -m book -p no:cacheprovider
+	@cat $(BUILD)/page-weights.txt
 
 book-verified: install
 	@mkdir -p $(BUILD)

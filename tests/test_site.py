@@ -110,7 +110,10 @@ def _page_weight(page):
 def test_pages_stay_light(html_dir):
     weights = {page: _page_weight(page) for page in PAGES}
     report = "\n".join(f"  {w / 1e6:6.2f} MB  {p}" for p, w in sorted(weights.items()))
-    print(f"\nPage weights (HTML + images + embedded animations):\n{report}")
+    # Kept beside the build so `make test` can show it (pytest hides a passing test's output).
+    (html_dir.parent / "page-weights.txt").write_text(
+        f"Page weights (HTML + images + embedded animations), limit 5 MB:\n{report}\n"
+    )
     heavy = {p: w for p, w in weights.items() if w > MAX_PAGE_BYTES}
     assert not heavy, f"pages above 5 MB: {heavy}"
 
@@ -204,7 +207,7 @@ def _open(browser, url):
     return page, response, errors
 
 
-MATH_PROBLEMS = """() => {
+MATH_PROBLEMS = r"""() => {
   // MathJax keeps each formula's TeX source next to its typeset DOM node: report the source.
   const items = window.MathJax && MathJax.startup && MathJax.startup.document
       ? [...MathJax.startup.document.math] : [];
@@ -216,7 +219,16 @@ MATH_PROBLEMS = """() => {
   const untypeset = [...document.querySelectorAll('main .math')]
       .filter(e => !e.querySelector('mjx-container') && !e.closest('mjx-container'))
       .map(e => e.textContent.slice(0, 80));
-  return {errors, undefinedMacros, untypeset};
+  // TeX that never reached MathJax: markdown broke the formula apart (e.g. a line of inline
+  // math starting with "- " became a list item), so its pieces stand in the text as-is.
+  const walker = document.createTreeWalker(document.querySelector('main article') || document.body,
+                                           NodeFilter.SHOW_TEXT);
+  const rawTex = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.parentElement.closest('mjx-container, pre, code, script, style, .math, .highlight, .output')) continue;
+    if (/\\[a-zA-Z]+|\$[^$\s][^$]*\$/.test(node.textContent)) rawTex.push(node.textContent.trim().slice(0, 80));
+  }
+  return {errors, undefinedMacros, untypeset, rawTex};
 }"""
 
 
@@ -232,6 +244,7 @@ def test_page_in_browser(site, browser, page_name):
         assert not math["errors"], f"MathJax errors: {math['errors']}"
         assert not math["undefinedMacros"], f"undefined TeX macros: {math['undefinedMacros']}"
         assert not math["untypeset"], f"formulas left as raw TeX: {math['untypeset']}"
+        assert not math["rawTex"], f"TeX outside any formula (broken by markdown?): {math['rawTex']}"
         assert page.locator("main h1:visible").count() == 1
         assert page.title().strip()
         for image in page.locator("main img").all():

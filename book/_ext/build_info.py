@@ -68,7 +68,8 @@ class NbvalReport(SphinxDirective):
             return [nodes.paragraph(text=text)]
         cells, seconds, failed = defaultdict(int), defaultdict(float), defaultdict(int)
         for case in ElementTree.parse(report).iter("testcase"):
-            notebook = Path(case.get("file") or case.get("classname", "").replace(".", "/")).name
+            # nbval names a cell's test case after its file: classname "notebooks.NN_slug.ipynb"
+            notebook = case.get("classname", "").removeprefix("notebooks.")
             cells[notebook] += 1
             seconds[notebook] += float(case.get("time", 0))
             failed[notebook] += any(child.tag in ("failure", "error") for child in case)
