@@ -35,6 +35,8 @@ __all__ = [
     "check_shape",
     "check_close",
     "check_probabilities",
+    "matches",
+    "as_number",
     "random_mixture",
     "sample_mixture",
 ]
@@ -346,6 +348,56 @@ def check_close(name, got, expected, rtol=1e-6, atol=1e-8):
         f"but should be {_format(float(expected[worst]))}{count}."
         + _hint(got[np.isfinite(expected)], expected[np.isfinite(expected)], rtol, atol)
     )
+
+
+def matches(got, expected, rtol=1e-6, atol=1e-8):
+    """True if ``got`` has ``expected``'s shape, is finite, and equals it within tolerance.
+
+    The quiet counterpart of :func:`check_close`: checks use it to recognise a typical wrong
+    answer (``matches(got, sums)`` instead of means, say) before they explain it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> matches(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-12]))
+    True
+    >>> matches(np.array([1.0, 2.0]), np.array([[1.0, 2.0]]))
+    False
+    """
+    got = np.asarray(got, dtype=float)
+    if got.shape != np.shape(expected):
+        return False
+    with np.errstate(all="ignore"):
+        return bool(np.all(np.isfinite(got)) and np.allclose(got, expected, rtol=rtol, atol=atol))
+
+
+def as_number(name, value, hint=""):
+    """The reader's result as a finite Python float, or a plain-words failure.
+
+    Parameters
+    ----------
+    name : str
+        How to call the reader's function in a message, e.g. ``"bic(...)"``.
+    value : object
+        What the reader's function returned.
+    hint : str, default=""
+        Added to the message when an array comes back instead of a number.
+
+    Examples
+    --------
+    >>> as_number("bic(...)", 3)
+    3.0
+    """
+    if np.ndim(value) != 0:
+        fail(f"`{name}` should return a single number, but it returned an array of shape "
+             f"{np.shape(value)}.{' ' + hint if hint else ''}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        fail(f"`{name}` should return a number, but it returned a {type(value).__name__}.")
+    if not np.isfinite(number):
+        fail(f"`{name}` returned {number}; it should be a finite number.")
+    return number
 
 
 def check_probabilities(name, array, axis=-1, atol=1e-6):

@@ -25,6 +25,7 @@ from ._core import (
     check_close,
     check_shape,
     fail,
+    matches,
     passed,
     random_mixture,
     sample_mixture,
@@ -171,13 +172,6 @@ def check_n_free_parameters(func):
 # check_diag_covariances and check_tied_covariance
 # ---------------------------------------------------------------------------------------------
 
-def _close(got, expected):
-    got = np.asarray(got, dtype=float)
-    if got.shape != np.shape(expected):
-        return False
-    with np.errstate(all="ignore"):
-        return bool(np.allclose(got, expected, rtol=_RTOL, atol=_ATOL))
-
 
 def _m_step_problem(rng, covariance_type):
     """Data, soft responsibilities and the M-step means (weighted averages) of a fresh problem."""
@@ -262,22 +256,22 @@ def check_diag_covariances(func):
         got = check_shape("the variances", got, (n_components, n_features))
         squares = _weighted_squares(X, resp, means)
         expected = squares / Nk[:, None]
-        if _close(got, expected):
+        if matches(got, expected):
             continue
-        if _close(got, squares):
+        if matches(got, squares):
             fail("Your variances are not divided by N_k: you returned the weighted sums "
                  "sum_n gamma_nk (x_nd - mu_kd)^2. Divide row k by N_k = sum_n gamma_nk.")
-        if _close(got, squares / n_samples):
+        if matches(got, squares / n_samples):
             fail("Your variances are divided by N, the number of points; divide row k by the "
                  "component's own effective count N_k = sum_n gamma_nk instead.")
-        if _close(got, squares / (Nk - 1)[:, None]):
+        if matches(got, squares / (Nk - 1)[:, None]):
             fail("Your variances are divided by N_k - 1; the maximum-likelihood M-step divides "
                  "by N_k.")
         for name, centres in _wrong_centres(X, means):
-            if _close(got, _weighted_squares(X, resp, centres) / Nk[:, None]):
+            if matches(got, _weighted_squares(X, resp, centres) / Nk[:, None]):
                 fail("Your variances " + _CENTRE_MESSAGES[name] + ".")
         unweighted = np.stack([((X - m) ** 2).mean(axis=0) for m in means])
-        if _close(got, unweighted):
+        if matches(got, unweighted):
             fail("Your variances ignore the responsibilities: every point counts fully for every "
                  "component. Weight point n's squared deviation by gamma_nk and divide by N_k.")
         check_close("the variances", got, expected, rtol=_RTOL, atol=_ATOL)
@@ -320,29 +314,29 @@ def check_tied_covariance(func):
         got = check_shape("the tied covariance", got, (n_features, n_features))
         scatters = _scatters(X, resp, means)
         expected = scatters.sum(axis=0) / n_samples
-        if _close(got, expected):
+        if matches(got, expected):
             continue
         per_component = scatters / Nk[:, None, None]
-        if _close(got, per_component.mean(axis=0)):
+        if matches(got, per_component.mean(axis=0)):
             fail("You averaged the components' covariances with equal weights 1/K. Weight "
                  "component k's by N_k / N (its share of the points): Sigma = (1/N) sum_k sum_n "
                  "gamma_nk (x_n - mu_k)(x_n - mu_k)^T.")
-        if _close(got, per_component.sum(axis=0)):
+        if matches(got, per_component.sum(axis=0)):
             fail("You added up the components' covariances; their weighted AVERAGE is needed, "
                  "with weights N_k / N.")
-        if _close(got, scatters.sum(axis=0)):
+        if matches(got, scatters.sum(axis=0)):
             fail("Your covariance is not divided by N: you returned the pooled scatter "
                  "sum_k sum_n gamma_nk (x_n - mu_k)(x_n - mu_k)^T. Divide by N, the number of "
                  "points (the sum of all N_k).")
-        if _close(got, scatters.sum(axis=0) / n_components):
+        if matches(got, scatters.sum(axis=0) / n_components):
             fail("You divided the pooled scatter by K, the number of components; divide by N, "
                  "the number of points (the sum of all N_k).")
-        if _close(got, np.cov(X.T, bias=True)):
+        if matches(got, np.cov(X.T, bias=True)):
             fail("You returned the covariance of all of X around its overall mean. The tied "
                  "covariance measures the spread of each point around ITS component's mean mu_k, "
                  "weighted by gamma_nk.")
         for name, centres in _wrong_centres(X, means):
-            if _close(got, _scatters(X, resp, centres).sum(axis=0) / n_samples):
+            if matches(got, _scatters(X, resp, centres).sum(axis=0) / n_samples):
                 fail("Your scatter matrices " + _CENTRE_MESSAGES[name].replace("(x_nd - mu_kd)^2",
                      "(x_n - mu_k)(x_n - mu_k)^T").replace("x_nd^2", "x_n x_n^T") + ".")
         check_close("the tied covariance", got, expected, rtol=_RTOL, atol=_ATOL)

@@ -16,10 +16,12 @@ words what looks wrong.
 import numpy as np
 
 from ._core import (
+    as_number,
     call_reader_function,
     check_close,
     check_shape,
     fail,
+    matches,
     passed,
     random_mixture,
     sample_mixture,
@@ -32,30 +34,11 @@ __all__ = [
 ]
 
 
+# What to say when the reader returns the per-point values instead of their mean.
+_MEAN_HINT = "Average the per-point log-densities (e.g. `.mean()`)."
+
 def _name(func):
     return getattr(func, "__name__", None) or type(func).__name__
-
-
-def _close(a, b, rtol=1e-6):
-    with np.errstate(all="ignore"):
-        return bool(np.all(np.isfinite(a)) and np.allclose(a, b, rtol=rtol, atol=1e-8))
-
-
-def _as_number(name, value):
-    """The reader's result as a Python float, or a plain-words failure."""
-    if np.ndim(value) != 0:
-        fail(
-            f"`{name}` should return a single number (the mean over the test points), but it "
-            f"returned an array of shape {np.shape(value)}. Average the per-point log-densities "
-            "(e.g. `.mean()`)."
-        )
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        fail(f"`{name}` should return a number, but it returned a {type(value).__name__}.")
-    if not np.isfinite(number):
-        fail(f"`{name}` returned {number}; it should be a finite number.")
-    return number
 
 
 def _fitted_problem(rng, n_features=None):
@@ -108,7 +91,7 @@ def check_held_out_log_likelihood(func):
     for _ in range(3):
         model, X_train, X_test, X_other = _fitted_problem(rng)
         before = _parameters(model)
-        got = _as_number(name, call_reader_function(func, model, X_test))
+        got = as_number(name, call_reader_function(func, model, X_test), hint=_MEAN_HINT)
         after = _parameters(model)
         if any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(before, after)):
             fail(
@@ -118,41 +101,41 @@ def check_held_out_log_likelihood(func):
             )
         log_density = model.score_samples(X_test)
         expected = float(log_density.mean())
-        if _close(got, expected):
+        if matches(got, expected):
             continue
         n_test = len(X_test)
-        if _close(got, log_density.sum()):
+        if matches(got, log_density.sum()):
             fail(
                 f"`{name}` returned the TOTAL log-likelihood of the {n_test} test points "
                 f"({got:.6g}); the check expects the MEAN per point ({expected:.6g}). Divide by "
                 "the number of test points (or use `.mean()`), so that test sets of different "
                 "sizes can be compared."
             )
-        if _close(got, float(model.score(X_train))):
+        if matches(got, float(model.score(X_train))):
             fail(
                 f"`{name}` returned the mean log-likelihood of the TRAINING data ({got:.6g}), not "
                 f"of X_test ({expected:.6g}). Score the points passed as `X_test`."
             )
-        got_again = _as_number(name, call_reader_function(func, model, X_other))
-        if _close(got_again, got, rtol=1e-12):
+        got_again = as_number(name, call_reader_function(func, model, X_other), hint=_MEAN_HINT)
+        if matches(got_again, got, rtol=1e-12):
             fail(
                 f"`{name}` returned the same value ({got:.6g}) for two different test sets: it "
                 "does not seem to use `X_test` at all. Are you scoring a fixed data set, such as "
                 "the training data, instead of the points passed as `X_test`?"
             )
-        if _close(got, float(np.mean(np.exp(log_density)))):
+        if matches(got, float(np.mean(np.exp(log_density)))):
             fail(
                 f"`{name}` returned the mean DENSITY p(x) of the test points ({got:.6g}), not the "
                 f"mean LOG-density ({expected:.6g}). Average log p(x_n): `model.score_samples` "
                 "already returns logarithms, so no `exp` is needed."
             )
-        if _close(got, float(np.log(np.mean(np.exp(log_density))))):
+        if matches(got, float(np.log(np.mean(np.exp(log_density))))):
             fail(
                 f"`{name}` returned the log of the mean density ({got:.6g}); the held-out "
                 f"log-likelihood is the mean of the log-densities ({expected:.6g}). Take the log "
                 "of each point's density first, then average."
             )
-        if _close(got, -expected):
+        if matches(got, -expected):
             fail(f"`{name}` has the wrong sign: it returned {got:.6g} instead of {expected:.6g}.")
         fail(
             f"`{name}` returned {got:.6g}, but the mean log-density of the {n_test} test points "
@@ -221,14 +204,14 @@ def check_choose_k_by_held_out(func):
     held_out = np.array([m.score(X_test) for m in models])
     training = np.array([m.score(X_train) for m in models])
     scores = check_shape("the scores", scores, (len(k_values),))
-    if not _close(scores, held_out, rtol=1e-5):
-        if _close(scores, training, rtol=1e-5):
+    if not matches(scores, held_out, rtol=1e-5):
+        if matches(scores, training, rtol=1e-5):
             fail(
                 "the scores are the log-likelihoods of the TRAINING data. Fit each model to "
                 "X_train but score it on X_test: the training score always rises with K, so it "
                 "cannot choose K."
             )
-        if _close(scores, held_out * len(X_test), rtol=1e-5):
+        if matches(scores, held_out * len(X_test), rtol=1e-5):
             fail(
                 "the scores are TOTAL held-out log-likelihoods; use the mean per test point "
                 "(`model.score(X_test)`)."
@@ -306,13 +289,13 @@ def check_log_density_grid(func):
             "and columns with x; reshape with `.reshape(xx.shape)`."
         )
     got = check_shape("the grid of log-densities", got, expected.shape)
-    if np.all(got >= 0) and _close(got, np.exp(expected)):
+    if np.all(got >= 0) and matches(got, np.exp(expected)):
         fail(
             "the grid holds the DENSITY p(x), not its logarithm. `model.score_samples` returns "
             "log p(x) already: do not apply `np.exp`."
         )
     swapped = model.score_samples(np.column_stack([yy.ravel(), xx.ravel()])).reshape(xx.shape)
-    if _close(got, swapped):
+    if matches(got, swapped):
         fail(
             "the grid looks like the log-density at (x_2, x_1) instead of (x_1, x_2): the points "
             "should be np.column_stack([xx.ravel(), yy.ravel()]), with xx first."
@@ -320,7 +303,7 @@ def check_log_density_grid(func):
     wrong_order = model.score_samples(
         np.column_stack([xx.ravel(order="F"), yy.ravel(order="F")])
     ).reshape(xx.shape)
-    if _close(got, wrong_order):
+    if matches(got, wrong_order):
         fail(
             "the values are right but in the wrong places: the flattened grid was put back in a "
             "different order than it was flattened. Use the same order for both (`ravel()` and "

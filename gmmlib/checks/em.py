@@ -21,6 +21,7 @@ from ._core import (
     check_probabilities,
     check_shape,
     fail,
+    matches,
     passed,
     random_mixture,
     sample_mixture,
@@ -30,15 +31,6 @@ __all__ = ["check_e_step", "check_m_step"]
 
 _N_TRIALS = 4
 _RTOL, _ATOL = 1e-6, 1e-8
-
-
-def _close(got, expected):
-    """True if ``got`` has ``expected``'s shape, is finite where it is, and matches it."""
-    got = np.asarray(got, dtype=float)
-    if got.shape != np.shape(expected):
-        return False
-    with np.errstate(all="ignore"):
-        return bool(np.allclose(got, expected, rtol=_RTOL, atol=_ATOL))
 
 
 def _random_weights(rng, n_components):
@@ -75,7 +67,7 @@ def _e_step_problem(rng, far):
         log_dens = _log_joint(X, weights, means, covariances) - np.log(weights)
         no_weights = np.exp(log_dens - logsumexp(log_dens, axis=1, keepdims=True))
         log_joint = log_dens + np.log(weights)
-        if not _close(no_weights, np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))):
+        if not matches(no_weights, np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))):
             break
     far_rows = np.zeros(n_samples, dtype=bool)
     if far:
@@ -91,24 +83,24 @@ def _diagnose_e_step(resp, X, weights, means, covariances):
     log_resp = log_joint - logsumexp(log_joint, axis=1, keepdims=True)
     log_dens = log_joint - np.log(weights)
     joint = np.exp(log_joint)
-    if _close(resp, np.exp(log_resp)):
+    if matches(resp, np.exp(log_resp)):
         return np.exp(log_resp)
-    if _close(resp, log_resp):
+    if matches(resp, log_resp):
         fail("You returned the log-responsibilities log(gamma_nk). The E-step should return the "
              "responsibilities themselves: apply np.exp to your result (the rows of gamma then sum "
              "to 1).")
-    if _close(resp, joint):
+    if matches(resp, joint):
         fail("Your responsibilities are not normalised: you returned pi_k N(x_n | mu_k, Sigma_k). "
              "Divide each row by its sum over the components k (that sum is p(x_n)), so that "
              "every row sums to 1.")
-    if _close(resp, np.exp(log_dens - logsumexp(log_dens, axis=1, keepdims=True))):
+    if matches(resp, np.exp(log_dens - logsumexp(log_dens, axis=1, keepdims=True))):
         fail("You forgot the weights: your responsibilities are N(x_n | mu_k, Sigma_k) normalised "
              "over k, but Bayes' rule needs the prior too: gamma_nk is proportional to "
              "pi_k N(x_n | mu_k, Sigma_k).")
-    if _close(resp, np.exp(log_dens)):
+    if matches(resp, np.exp(log_dens)):
         fail("You returned the component densities N(x_n | mu_k, Sigma_k): multiply by the weights "
              "pi_k and normalise each row to sum 1.")
-    if _close(resp, joint / joint.sum(axis=0, keepdims=True)):
+    if matches(resp, joint / joint.sum(axis=0, keepdims=True)):
         fail("You normalised over the wrong axis: your columns sum to 1. Each ROW (one point, all "
              "components) must sum to 1: divide by the sum over k, e.g. with `axis=1, "
              "keepdims=True`.")
@@ -229,47 +221,47 @@ def check_m_step(func):
         ref_covariances = scatter / Nk[:, None, None]
 
         weights = check_shape("the weights", weights, (n_components,))
-        if _close(weights, Nk):
+        if matches(weights, Nk):
             fail("Your weights are the effective counts N_k = sum_n gamma_nk; they add up to N, "
                  "not 1. Divide by N: pi_k = N_k / N.")
-        if not _close(weights.sum(), 1.0):
+        if not matches(weights.sum(), 1.0):
             fail(f"Your weights add up to {weights.sum():.6g}, but mixture weights must sum to 1: "
                  "pi_k = N_k / N with N_k = sum_n gamma_nk.")
         check_close("the weights", weights, ref_weights)
 
         means = check_shape("the means", means, (n_components, n_features))
-        if _close(means, resp.T @ X / n_samples):
+        if matches(means, resp.T @ X / n_samples):
             fail("Your means are divided by N, the number of points; divide component k's weighted "
                  "sum by its own effective count N_k = sum_n gamma_nk instead.")
-        if _close(means, resp.T @ X):
+        if matches(means, resp.T @ X):
             fail("Your means are the weighted sums sum_n gamma_nk x_n: divide each by N_k.")
-        if _close(means, np.broadcast_to(X.mean(axis=0), means.shape)):
+        if matches(means, np.broadcast_to(X.mean(axis=0), means.shape)):
             fail("Every component got the plain mean of X: weight each point by its "
                  "responsibility, mu_k = (1/N_k) sum_n gamma_nk x_n.")
         check_close("the means", means, ref_means)
 
         covariances = check_shape("the covariances", covariances,
                                   (n_components, n_features, n_features))
-        if _close(covariances, scatter):
+        if matches(covariances, scatter):
             fail("Your covariances are not divided by N_k: you returned the weighted scatter "
                  "sum_n gamma_nk (x_n - mu_k)(x_n - mu_k)^T. Divide component k's by "
                  "N_k = sum_n gamma_nk.")
-        if _close(covariances, scatter / n_samples):
+        if matches(covariances, scatter / n_samples):
             fail("Your covariances are divided by N, the number of points; divide component k's "
                  "weighted scatter by its own effective count N_k = sum_n gamma_nk instead.")
-        if _close(covariances, scatter / (Nk - 1)[:, None, None]):
+        if matches(covariances, scatter / (Nk - 1)[:, None, None]):
             fail("Your covariances are divided by N_k - 1; the maximum-likelihood M-step divides "
                  "by N_k.")
         overall = np.broadcast_to(X.mean(axis=0), ref_means.shape)
-        if _close(covariances, _scatter(X, resp, overall) / Nk[:, None, None]):
+        if matches(covariances, _scatter(X, resp, overall) / Nk[:, None, None]):
             fail("Your covariances are centred on the wrong mean: the overall mean of X. Centre "
                  "component k's on its own NEW mean mu_k (the one this M-step just computed).")
-        if _close(covariances, _scatter(X, resp, np.zeros_like(ref_means)) / Nk[:, None, None]):
+        if matches(covariances, _scatter(X, resp, np.zeros_like(ref_means)) / Nk[:, None, None]):
             fail("Your covariances are not centred: you used x_n x_n^T. Centre on the new mean: "
                  "(x_n - mu_k)(x_n - mu_k)^T.")
         for shift in range(1, n_components):
             other = np.roll(ref_means, shift, axis=0)
-            if _close(covariances, _scatter(X, resp, other) / Nk[:, None, None]):
+            if matches(covariances, _scatter(X, resp, other) / Nk[:, None, None]):
                 fail("Your covariances are centred on the wrong mean: component k's is centred on "
                      "another component's mean (check the index k). Use (x_n - mu_k).")
         check_close("the covariances", covariances, ref_covariances)

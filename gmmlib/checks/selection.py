@@ -15,7 +15,14 @@ or raises :class:`~gmmlib.checks.SelfCheckError` saying in plain words what look
 
 import numpy as np
 
-from ._core import call_reader_function, fail, passed, random_mixture, sample_mixture
+from ._core import (
+    as_number,
+    call_reader_function,
+    fail,
+    passed,
+    random_mixture,
+    sample_mixture,
+)
 
 __all__ = ["check_bic", "check_aic", "check_ambiguous_fraction"]
 
@@ -25,20 +32,6 @@ _RTOL = 1e-8
 
 def _same(got, expected):
     return bool(np.isfinite(got) and np.isclose(got, expected, rtol=_RTOL, atol=1e-8))
-
-
-def _as_number(name, value):
-    """The reader's result as a Python float, or a plain-words failure."""
-    if np.ndim(value) != 0:
-        fail(f"`{name}` should return a single number, but it returned an array of shape "
-             f"{np.shape(value)}.")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        fail(f"`{name}` should return a number, but it returned a {type(value).__name__}.")
-    if not np.isfinite(number):
-        fail(f"`{name}` returned {number}; it should be a finite number.")
-    return number
 
 
 def _random_problem(rng):
@@ -132,7 +125,7 @@ def _check_criterion(func, penalty):
             ll, p, n, model_bic, model_aic = _fitted_problem(rng)
             reference = model_bic if penalty == "BIC" else model_aic
         args = (ll, p, n) if penalty == "BIC" else (ll, p)
-        got = _as_number(name, call_reader_function(func, *args))
+        got = as_number(name, call_reader_function(func, *args))
         if not np.isclose(got, reference, rtol=1e-6, atol=1e-6):
             _criterion_hint(name, got, ll, p, n, penalty)
     return name
@@ -275,7 +268,7 @@ def check_ambiguous_fraction(func):
             fail(f"`{name}` should return a single number (a fraction), but it returned an array "
                  f"of shape {np.shape(result)}: take the mean over the rows, e.g. "
                  "`np.mean(is_ambiguous)`.")
-        got = _as_number(name, result)
+        got = as_number(name, result)
         expected = _reference_ambiguous_fraction(resp, threshold)
         if _same(got, expected):
             continue
