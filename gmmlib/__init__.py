@@ -11,15 +11,19 @@ so the chapters can call the same code they explain:
 - :mod:`gmmlib.plotting` -- the book's figure style, ellipses, densities and image grids.
 - :mod:`gmmlib.datasets` -- the data sets the chapters use.
 - :mod:`gmmlib.checks` -- self-checks for the exercises.
+- :mod:`gmmlib.scaling` -- EM on memory maps, streams of chunks and Dask arrays (and
+  :class:`gmmlib.MiniBatchGaussianMixture`, online EM).
 """
 
 from . import checks, datasets, em, gaussian, model_selection, plotting
+from .minibatch import MiniBatchGaussianMixture
 from .mixture import GaussianMixture
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GaussianMixture",
+    "MiniBatchGaussianMixture",
     "checks",
     "datasets",
     "em",

@@ -13,6 +13,14 @@ preparation of chunked features counted in). The runs of the two libraries alter
 see the same machine load, and the best of ``--repeat`` runs of each is kept. Fixed costs of
 ``fit`` (input validation, initialisation, the final E-step) are left out for both. The last
 column is the difference of the final mean per-sample log-likelihoods (must be <= 1e-8).
+
+``--scale`` adds a second table (issue 7, {ref}`ch-scaling-em`): the same fit in memory,
+streamed from a ``numpy.memmap`` in row chunks (:mod:`gmmlib.scaling`), and on Dask (its
+default threaded scheduler, and a two-worker ``LocalCluster`` on 127.0.0.1), as throughput in
+points per second per EM iteration (N / seconds per iteration, same data and initialisation,
+best of ``--repeat``), and the peak memory each fit allocates above the data (tracemalloc;
+see :func:`gmmlib.scaling.peak_memory_of`) in a separate, untimed fit. ``--scale-only``
+prints just that table.
 """
 
 import argparse
@@ -26,6 +34,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from threadpoolctl import threadpool_limits
 
+from . import _estimation as est
 from . import _fast
 from .mixture import GaussianMixture
 
@@ -147,6 +156,126 @@ def run(workloads, n_iter=10, repeat=3, covariance_types=COVARIANCE_TYPES, threa
     return rows
 
 
+SCALE_WORKLOADS = [(1_000_000, 16, 10)]
+QUICK_SCALE_WORKLOADS = [(100_000, 16, 10)]
+
+
+def _time_path(name, data, params, n_iter):
+    """Wall time of ``n_iter`` EM iterations of one path from the initial parameters, the
+    engine's one-off preparation included (features of all chunks in memory; the centre's
+    validation pass out of core; persisting the blocks on a cluster)."""
+    from . import scaling
+
+    model = GaussianMixture(**dict(params, max_iter=0))
+    inits = model._check_initial_parameters(data.shape[1])
+    model._initialize_parameters(None, None, inits)
+    ct, reg, K = model.covariance_type, model.reg_covar, model.n_components
+    chunk_size = scaling.default_chunk_size(data.shape[1], K, ct)
+    start = time.perf_counter()
+    with est.blas_single_thread():
+        if isinstance(data, np.memmap):
+            shift = np.zeros(data.shape[1])
+            for chunk in scaling.iter_row_chunks(data, chunk_size):
+                shift += chunk.sum(axis=0)
+            engine = scaling.ChunkedEM(lambda: scaling.iter_row_chunks(data, chunk_size),
+                                       shift / data.shape[0], ct, reg, chunk_size)
+        elif isinstance(data, np.ndarray):
+            engine = _fast.FusedEM(data, ct, reg, n_components=K)
+        else:  # Dask
+            if scaling._distributed_client() is not None:
+                data = data.persist()
+            shift = np.asarray(data.mean(axis=0).compute())
+            engine = scaling.DaskEM(data, None, shift, ct, reg, chunk_size)
+        for _ in range(n_iter):
+            model._em_iteration(None, engine)
+    elapsed = time.perf_counter() - start
+    model._set_parameters(model._get_parameters())
+    return elapsed, model
+
+
+def run_scale(workloads, n_iter=5, repeat=3, covariance_type="full", dask=True, out=print):
+    """Second table: in-memory vs out-of-core (memmap) vs Dask paths; returns rows as dicts."""
+    import tempfile
+
+    from . import scaling
+
+    out(f"Scaling paths ({covariance_type} covariances): throughput in points per second per EM "
+        f"iteration ({n_iter} iterations, best of {repeat}) and peak memory allocated above "
+        "the data (tracemalloc, separate fit)")
+    out("")
+    out("| workload | path | ms/iter | points/s per iter | vs in memory | peak memory |")
+    out("|---|---|---:|---:|---:|---:|")
+    rows = []
+    for n_samples, n_features, n_components in workloads:
+        X = make_data(n_samples, n_features, n_components)
+        workload = f"N={n_samples:,} D={n_features} K={n_components}"
+        params = dict(n_components=n_components, covariance_type=covariance_type, tol=0.0,
+                      max_iter=n_iter, **initial_parameters(X, n_components, covariance_type))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "X.npy")
+            np.save(path, X)
+            X_map = np.load(path, mmap_mode="r")
+            paths = [("in memory (ndarray)", X), ("out of core (memmap chunks)", X_map)]
+            cluster = client = None
+            if dask:
+                try:
+                    import dask.array as da
+                    import distributed
+                except ImportError:  # dask is optional (the "scale" extra)
+                    out("(Dask not installed: pip install 'gmmlib[scale]')")
+                else:
+                    X_dask = da.from_array(X, chunks=(100_000, -1))
+                    paths.append(("Dask, threaded scheduler", X_dask))
+                    paths.append(("Dask, LocalCluster 2 workers", X_dask))
+            reference = None
+            for name, data in paths:
+                uses_cluster = "LocalCluster" in name
+                if uses_cluster:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        cluster = distributed.LocalCluster(
+                            n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                            host="127.0.0.1", dashboard_address=None)
+                        client = distributed.Client(cluster)
+                try:
+                    best = np.inf
+                    for _ in range(repeat):
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore", ConvergenceWarning)
+                            # an in-memory array sent to a cluster: once per fit, expected
+                            warnings.filterwarnings("ignore", "Sending large graph")
+                            elapsed, model = _time_path(name, data, params, n_iter)
+                        best = min(best, elapsed / n_iter)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", ConvergenceWarning)
+                        warnings.filterwarnings("ignore", "Sending large graph")
+                        _, peak = scaling.peak_memory_of(GaussianMixture(**params).fit, data)
+                finally:
+                    if uses_cluster:
+                        client.close()
+                        cluster.close()
+                score = model.score(X)
+                if reference is None:
+                    reference = (best, score)
+                row = dict(workload=workload, path=name, ms_per_iter=best * 1e3,
+                           points_per_s=n_samples / best, relative=reference[0] / best,
+                           peak_mb=peak / 1e6, loglik_diff=abs(score - reference[1]))
+                rows.append(row)
+                out(f"| {workload} | {name} | {row['ms_per_iter']:.0f} | "
+                    f"{row['points_per_s'] / 1e6:.2f} M | {row['relative']:.2f}x | "
+                    f"{row['peak_mb']:.1f} MB |")
+            del X_map
+        out("")
+        out(f"Data: {X.nbytes / 1e6:.0f} MB. ms/iter: {n_iter} EM iterations from the same "
+            "initial parameters, one-off preparation included, divided by the iterations. "
+            "Peak memory: a whole fit (validation, iterations, and for the in-memory fit its "
+            "final E-step over all rows; the LocalCluster's workers are threads of this process "
+            "here, so its peak includes the copy of the data persisted on them). "
+            "|Δ log-lik| per sample against in memory: " + ", ".join(f"{r['loglik_diff']:.1e}" for r in rows
+                                                if r["workload"] == workload))
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m gmmlib.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -157,7 +286,16 @@ def main(argv=None):
                         help="limit the BLAS (both libraries) and gmmlib's threads to this")
     parser.add_argument("--covariance-type", choices=COVARIANCE_TYPES, action="append",
                         help="only this covariance type (repeatable)")
+    parser.add_argument("--scale", action="store_true",
+                        help="also run the scaling table (memmap, Dask), issue 7")
+    parser.add_argument("--scale-only", action="store_true",
+                        help="run only the scaling table")
+    parser.add_argument("--no-dask", action="store_true", help="scaling table without Dask")
     args = parser.parse_args(argv)
+    if args.scale_only:
+        rows = run_scale(QUICK_SCALE_WORKLOADS if args.quick else SCALE_WORKLOADS,
+                         n_iter=min(args.n_iter, 5), repeat=args.repeat, dask=not args.no_dask)
+        return _scale_status(rows)
     rows = run(
         QUICK_WORKLOADS if args.quick else WORKLOADS,
         n_iter=args.n_iter,
@@ -168,6 +306,20 @@ def main(argv=None):
     worst = max(row["loglik_diff"] for row in rows)
     if worst > 1e-8:
         print(f"\nFAILED: log-likelihoods differ by {worst:.1e} per sample (> 1e-8)")
+        return 1
+    if args.scale:
+        print("")
+        scale_rows = run_scale(QUICK_SCALE_WORKLOADS if args.quick else SCALE_WORKLOADS,
+                               n_iter=min(args.n_iter, 5), repeat=args.repeat,
+                               dask=not args.no_dask)
+        return _scale_status(scale_rows)
+    return 0
+
+
+def _scale_status(rows):
+    worst = max(row["loglik_diff"] for row in rows)
+    if worst > 1e-8:
+        print(f"\nFAILED: scaling paths differ from in memory by {worst:.1e} per sample")
         return 1
     return 0
 

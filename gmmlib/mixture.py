@@ -143,6 +143,52 @@ def _check_precisions(precisions, covariance_type, n_components, n_features):
     return precisions
 
 
+def _check_sample_weight(sample_weight, n_samples):
+    """Validated sample weights: a float64 array of shape (n_samples,), or None.
+
+    A scalar is broadcast to every sample. Raises a ValueError for a wrong shape, negative,
+    NaN or infinite weights, or weights that are all zero.
+    """
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight)
+    if weights.ndim == 0:
+        weights = np.full(n_samples, weights)
+    if weights.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight must be numbers, got an array of dtype {weights.dtype}.")
+    weights = weights.astype(np.float64)
+    if weights.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), one weight per sample, "
+            f"but got shape {weights.shape}."
+        )
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("sample_weight must be finite (no NaN or infinity).")
+    if np.any(weights < 0):
+        raise ValueError(
+            f"sample_weight must be non-negative, but got a weight of {weights.min():g}."
+        )
+    if not np.sum(weights) > 0:
+        raise ValueError("sample_weight must not be all zero.")
+    return weights
+
+
+def _weighted_gaussian_parameters(X, resp, sample_weight, reg_covar, covariance_type):
+    """The M-step of :func:`gmmlib._estimation.estimate_gaussian_parameters` with sample weights.
+
+    Multiplying the responsibilities by the weights is enough for every covariance type except
+    'tied', whose scatter matrix ``X^T X`` must be weighted as well.
+    """
+    weighted_resp = resp * sample_weight[:, np.newaxis]
+    if covariance_type != "tied":
+        return est.estimate_gaussian_parameters(X, weighted_resp, reg_covar, covariance_type)
+    nk, means, _ = est.estimate_gaussian_parameters(X, weighted_resp, reg_covar, "diag")
+    covariance = (X * sample_weight[:, np.newaxis]).T @ X - nk * means.T @ means
+    covariance /= np.sum(nk)
+    covariance.flat[:: len(covariance) + 1] += reg_covar
+    return nk, means, covariance
+
+
 def _num_samples(X):
     """Number of rows of an array-like (array, DataFrame or list of rows)."""
     return X.shape[0] if hasattr(X, "shape") else len(X)
@@ -378,13 +424,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ initialisation
 
-    def _initial_responsibilities(self, X, random_state):
-        """Responsibilities (n_samples, n_components) chosen by ``init_params``."""
+    def _initial_responsibilities(self, X, random_state, sample_weight=None):
+        """Responsibilities (n_samples, n_components) chosen by ``init_params``.
+
+        Sample weights are passed on where scikit-learn accepts them (k-means, k-means++).
+        """
         n_samples = X.shape[0]
         K = self.n_components
         if self.init_params == "kmeans":
             resp = np.zeros((n_samples, K), dtype=X.dtype)
-            labels = KMeans(n_clusters=K, n_init=1, random_state=random_state).fit(X).labels_
+            kmeans = KMeans(n_clusters=K, n_init=1, random_state=random_state)
+            labels = kmeans.fit(X, sample_weight=sample_weight).labels_
             resp[np.arange(n_samples), labels] = 1
         elif self.init_params == "random":
             resp = np.asarray(random_state.uniform(size=(n_samples, K)), dtype=X.dtype)
@@ -395,25 +445,35 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             resp[indices, np.arange(K)] = 1
         else:  # "k-means++"
             resp = np.zeros((n_samples, K), dtype=X.dtype)
-            _, indices = kmeans_plusplus(X, K, random_state=random_state)
+            _, indices = kmeans_plusplus(
+                X, K, random_state=random_state, sample_weight=sample_weight
+            )
             resp[indices, np.arange(K)] = 1
         return resp
 
-    def _initialize_parameters(self, X, random_state, inits):
+    def _initialize_parameters(self, X, random_state, inits, sample_weight=None):
         """Set the initial parameters from ``init_params`` and the user's initial values.
 
         The responsibilities (and so the random state) are only used when at least one of
-        ``weights_init``, ``means_init``, ``precisions_init`` is missing.
+        ``weights_init``, ``means_init``, ``precisions_init`` is missing. With
+        ``sample_weight`` the initial M-step is weighted too.
         """
         weights_init, means_init, precisions_init = inits
         weights = means = covariances = None
         if weights_init is None or means_init is None or precisions_init is None:
-            resp = self._initial_responsibilities(X, random_state)
-            weights, means, covariances = est.estimate_gaussian_parameters(
-                X, resp, self.reg_covar, self.covariance_type
-            )
+            resp = self._initial_responsibilities(X, random_state, sample_weight)
+            if sample_weight is None:
+                weights, means, covariances = est.estimate_gaussian_parameters(
+                    X, resp, self.reg_covar, self.covariance_type
+                )
+                total = X.shape[0]
+            else:
+                weights, means, covariances = _weighted_gaussian_parameters(
+                    X, resp, sample_weight, self.reg_covar, self.covariance_type
+                )
+                total = np.sum(sample_weight)
             if weights_init is None:
-                weights /= X.shape[0]
+                weights /= total
         self.weights_ = weights if weights_init is None else weights_init
         self.means_ = means if means_init is None else means_init
         if precisions_init is None:
@@ -432,7 +492,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Estimate the model parameters with the EM algorithm.
 
         The model is fitted ``n_init`` times and the parameters with the largest final lower
@@ -441,22 +501,72 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         issued if the best run did not converge. With ``warm_start=True`` later calls
         continue from the previous solution.
 
+        ``X`` may also be a :class:`numpy.memmap` (streamed in row chunks, never copied into
+        memory) or a Dask array (each E-step maps over its blocks and sums the statistics in
+        a tree, on the active Dask scheduler); see {ref}`ch-scaling-em` and
+        :mod:`gmmlib.scaling`. Both give the in-memory result up to rounding, but initialise
+        from a fixed sample of rows when the data are large (see
+        :func:`gmmlib.scaling.init_sample_indices`).
+
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, numpy.memmap or dask.array.Array of shape (n_samples, n_features)
             Training data, one sample per row.
         y : None
             Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample (gmmlib only). EM then uses weighted counts and
+            sums, and the lower bound is the weighted mean log-likelihood; integer weights
+            give the same fit as repeating rows. The k-means initialisations use them too.
 
         Returns
         -------
         self : GaussianMixture
             The fitted estimator.
         """
-        self.fit_predict(X, y)
+        from . import scaling
+
+        if isinstance(X, np.memmap) or scaling._is_dask_array(X):
+            with est.blas_single_thread():
+                scaling._fit_out_of_core(self, X, sample_weight)
+            return self
+        self.fit_predict(X, y, sample_weight=sample_weight)
         return self
 
-    def fit_predict(self, X, y=None):
+    def fit_chunks(self, make_chunks):
+        """Fit with EM streaming over chunks of rows that never sit in memory together.
+
+        Each EM iteration is one pass over ``make_chunks()``: every chunk adds its sufficient
+        statistics, then one M-step turns the total into new parameters. Same result as
+        :meth:`fit` on the concatenated chunks, up to rounding, given the same
+        initialisation. Introduced in {ref}`ch-scaling-em`.
+
+        Parameters
+        ----------
+        make_chunks : callable
+            ``make_chunks()`` returns a fresh iterable of 2-D arrays (n_i, n_features), or of
+            pairs ``(X_chunk, sample_weight_chunk)`` for weighted EM. It is called once to
+            validate the data and compute its centre, and once per EM iteration.
+
+        Returns
+        -------
+        self : GaussianMixture
+            The fitted estimator.
+
+        Notes
+        -----
+        Initialisation: ``weights_init``/``means_init``/``precisions_init`` when all three are
+        given; otherwise ``init_params`` runs on a sample of at most
+        :data:`gmmlib.scaling.INIT_SAMPLE_SIZE` rows taken at evenly spaced positions (all
+        rows when there are fewer), so small data initialise exactly as :meth:`fit` does.
+        """
+        from . import scaling
+
+        with est.blas_single_thread():
+            scaling._fit_chunks(self, make_chunks)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
         """Fit the model to ``X`` and return the most probable component of each sample.
 
         Same as ``fit(X).predict(X)`` (a final E-step makes them agree).
@@ -467,6 +577,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             Training data, one sample per row.
         y : None
             Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample (see :meth:`fit`).
 
         Returns
         -------
@@ -478,9 +590,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         # badly so on a busy machine, so the whole fit runs with one BLAS thread (the fast
         # path uses its own threads over chunks of X instead).
         with est.blas_single_thread():
-            return self._fit_predict(X)
+            return self._fit_predict(X, sample_weight)
 
-    def _fit_predict(self, X):
+    def _fit_predict(self, X, sample_weight=None):
         """The body of :meth:`fit_predict`."""
         self._validate_params()
         # A warm start continues the previous fit, so X must have the features it was fitted
@@ -495,7 +607,43 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"n_components = {self.n_components}, n_samples = {X.shape[0]}. "
                 "Use fewer components or more data."
             )
-        inits = self._check_initial_parameters(X.shape[1])
+        sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+        # The fused, chunked EM of gmmlib._fast prepares its per-chunk features once per fit;
+        # float32 data take the plain path so that they keep scikit-learn's float32 arithmetic
+        # (weighted fits always take the fused path, which computes in float64).
+        engine = None
+        if (X.dtype == np.float64 or sample_weight is not None) and self.max_iter > 0:
+            engine = _fast.FusedEM(
+                X, self.covariance_type, self.reg_covar, n_components=self.n_components,
+                sample_weight=sample_weight,
+            )
+
+        best_history = self._run_em(
+            X.shape[1],
+            lambda random_state, inits: self._initialize_parameters(
+                X, random_state, inits, sample_weight
+            ),
+            lambda: self._em_iteration(X, engine),
+        )
+
+        # A final E-step so that fit_predict(X) always equals fit(X).predict(X).
+        log_prob_norm, log_resp = self._estimate_log_prob_resp(X)
+        if best_history is not None:
+            best_history[-1]["log_likelihood"] = float(
+                np.average(log_prob_norm, weights=sample_weight)
+            )
+            self.history_ = best_history
+        return np.argmax(log_resp, axis=1)
+
+    def _run_em(self, n_features, initialize, iterate):
+        """The EM loop shared by every fit: ``n_init`` runs, convergence test, history.
+
+        ``initialize(random_state, inits)`` sets the initial parameters; ``iterate()`` does
+        one EM iteration and returns the mean log-likelihood before its M-step. Sets the
+        fitted attributes and returns the best run's history (or None); the caller fills in
+        the log-likelihood of its last entry.
+        """
+        inits = self._check_initial_parameters(n_features)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -505,18 +653,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         best_history = None
         self.converged_ = False
         random_state = check_random_state(self.random_state)
-        # The fused, chunked EM of gmmlib._fast prepares its per-chunk features once per fit;
-        # float32 data take the plain path so that they keep scikit-learn's float32 arithmetic.
-        engine = None
-        if X.dtype == np.float64 and self.max_iter > 0:
-            engine = _fast.FusedEM(
-                X, self.covariance_type, self.reg_covar, n_components=self.n_components
-            )
 
         for init in range(n_init):
             self._print_verbose_msg_init_beg(init)
             if do_init:
-                self._initialize_parameters(X, random_state, inits)
+                initialize(random_state, inits)
             lower_bound = -np.inf if do_init else self.lower_bound_
             current_lower_bounds = []
             history = [self._history_entry()] if self.record_history else None
@@ -531,7 +672,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     prev_lower_bound = lower_bound
                     # One EM iteration; the bound is the mean log-likelihood of the
                     # parameters *before* this M-step (as in scikit-learn).
-                    lower_bound = self._em_iteration(X, engine)
+                    lower_bound = iterate()
                     current_lower_bounds.append(lower_bound)
                     if history is not None:
                         history[-1]["log_likelihood"] = lower_bound
@@ -565,13 +706,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = best_n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds
-
-        # A final E-step so that fit_predict(X) always equals fit(X).predict(X).
-        log_prob_norm, log_resp = self._estimate_log_prob_resp(X)
-        if best_history is not None:
-            best_history[-1]["log_likelihood"] = float(np.mean(log_prob_norm))
-            self.history_ = best_history
-        return np.argmax(log_resp, axis=1)
+        return best_history
 
     def _em_iteration(self, X, engine=None):
         """One E-step + M-step; returns the mean log-likelihood before the M-step.
