@@ -117,7 +117,7 @@ browser-deps:
 	  $(ROOT_OR_SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 bench: install
-	$(PY) -m gmmlib.benchmark
+	$(PY) -m gmmlib.benchmark --scale
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis notebooks/.ipynb_checkpoints

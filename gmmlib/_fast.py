@@ -67,15 +67,16 @@ class ChunkFeatures:
 
     ``full``, ``tied``: rows ``[x_1 .. x_D, 1]``; ``diag``: ``[x_1**2 .. x_D**2, x_1 .. x_D, 1]``;
     ``spherical``: ``[|x|**2, x_1 .. x_D, 1]``, where ``x`` are the samples minus the shift.
-    ``gram`` is ``sum_n x_n x_n^T`` (tied only).
+    ``gram`` is ``sum_n x_n x_n^T`` (tied only; ``sum_n w_n x_n x_n^T`` with sample weights).
     """
 
     features: np.ndarray
     n_samples: int
     gram: np.ndarray = None
+    sample_weight: np.ndarray = None  # (n,) per-sample weights, or None (all ones)
 
 
-def prepare_chunk(X_chunk, shift, covariance_type):
+def prepare_chunk(X_chunk, shift, covariance_type, sample_weight=None):
     """Centre a chunk of samples and build its features.
 
     Parameters
@@ -86,6 +87,8 @@ def prepare_chunk(X_chunk, shift, covariance_type):
         The centre ``c`` subtracted from every sample (the same for all chunks of a fit).
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
         Covariance structure.
+    sample_weight : ndarray of shape (n,), optional
+        Non-negative per-sample weights (weighted EM); None means all ones.
 
     Returns
     -------
@@ -98,12 +101,14 @@ def prepare_chunk(X_chunk, shift, covariance_type):
     if covariance_type in ("full", "tied"):
         features = np.vstack([xt, ones])
         if covariance_type == "tied":
-            gram = xt @ xt.T
+            gram = xt @ xt.T if sample_weight is None else (xt * sample_weight) @ xt.T
     elif covariance_type == "diag":
         features = np.vstack([xt * xt, xt, ones])
     else:
         features = np.vstack([np.einsum("dn,dn->n", xt, xt)[np.newaxis], xt, ones])
-    return ChunkFeatures(features=features, n_samples=n, gram=gram)
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    return ChunkFeatures(features=features, n_samples=n, gram=gram, sample_weight=sample_weight)
 
 
 ###############################################################################
@@ -119,8 +124,8 @@ class SufficientStatistics:
 
     Attributes
     ----------
-    n_samples : int
-        Number of samples.
+    n_samples : int or float
+        Number of samples (with sample weights: the sum of the weights).
     log_likelihood : float
         Sum over samples of ``log p(x_n)`` under the parameters before the M-step.
     nk : ndarray of shape (K,)
@@ -264,7 +269,14 @@ def accumulate_statistics(chunk, coefficients, workspace=None):
     resp = np.exp(log_prob, out=log_prob)
     total = resp.sum(axis=0)
     resp /= total
-    log_likelihood = float(np.sum(np.log(total)) + np.sum(max_log_prob))
+    weight = chunk.sample_weight
+    if weight is None:
+        log_likelihood = float(np.sum(np.log(total)) + np.sum(max_log_prob))
+        n_samples = chunk.n_samples
+    else:  # weighted EM: every sum over samples gets the factor w_n
+        log_likelihood = float(weight @ (np.log(total) + max_log_prob))
+        resp *= weight
+        n_samples = float(np.sum(weight))
 
     # M-step sums: resp @ features^T gives [second moments (diag/spherical), sx, nk].
     sums = resp @ F.T  # (K, n_features_of_type)
@@ -283,11 +295,25 @@ def accumulate_statistics(chunk, coefficients, workspace=None):
         sxx = sums[:, :D]
     else:
         sxx = sums[:, 0]
-    return SufficientStatistics(chunk.n_samples, log_likelihood, nk, sx, sxx)
+    return SufficientStatistics(n_samples, log_likelihood, nk, sx, sxx)
 
 
 ###############################################################################
 # Statistics -> parameters (the M-step proper)
+
+
+def _rounding_noise(second_moments, delta_terms):
+    """The size of a computed variance that is indistinguishable from zero.
+
+    The M-step subtracts second moments (``E[x^2] - mean^2``, in centred coordinates) and adds
+    the small ``delta`` corrections that reproduce scikit-learn's ``N_k + 10 eps``. Where the
+    true variance is zero -- a constant column, or a component sitting on duplicate points --
+    that leaves a "variance" of the size of the rounding error and the corrections (1e-31, say)
+    where scikit-learn, whose arithmetic cannot resolve them, gets an exact zero and reports the
+    collapse (or adds ``reg_covar`` to a true zero). Variances at or below this size are set to
+    zero, so both behave alike.
+    """
+    return 16 * np.finfo(np.float64).eps * second_moments + 4 * delta_terms
 
 
 def parameters_from_statistics(stats, shift, covariance_type, reg_covar):
@@ -333,6 +359,12 @@ def parameters_from_statistics(stats, shift, covariance_type, reg_covar):
             - (1.0 + ratio)[:, :, np.newaxis] * (m[:, :, np.newaxis] * m[:, np.newaxis, :])
             - ratio[:, :, np.newaxis] * (mc + np.swapaxes(mc, 1, 2))
         )
+        noise = _rounding_noise(
+            np.diagonal(stats.sxx, axis1=1, axis2=2) / nk[:, np.newaxis] + m * m,
+            ratio * (m * m + 2 * np.abs(m * shift)),
+        )
+        flat = np.diagonal(covariances, axis1=1, axis2=2) <= noise
+        covariances[flat[:, :, np.newaxis] | flat[:, np.newaxis, :]] = 0.0
         covariances[:, np.arange(D), np.arange(D)] += reg_covar
     elif covariance_type == "tied":
         # (sum x_raw x_raw^T - sum nk mu mu^T) / sum nk, in centred coordinates
@@ -340,17 +372,27 @@ def parameters_from_statistics(stats, shift, covariance_type, reg_covar):
         covariances = (
             stats.sxx - (nk[:, np.newaxis] * m).T @ m + K * delta * np.outer(shift, shift)
         ) / np.sum(nk)
+        noise = _rounding_noise(
+            (np.diagonal(stats.sxx) + nk @ (m * m)) / np.sum(nk), K * delta * shift**2 / np.sum(nk)
+        )
+        flat = np.diagonal(covariances) <= noise
+        covariances[flat[:, np.newaxis] | flat[np.newaxis, :]] = 0.0
         covariances.flat[:: D + 1] += reg_covar
     elif covariance_type == "diag":
         # sum gamma x_raw**2 / nk - mu**2, in centred coordinates
-        covariances = stats.sxx / nk[:, np.newaxis] - m * m + ratio * shift**2 + reg_covar
+        covariances = stats.sxx / nk[:, np.newaxis] - m * m + ratio * shift**2
+        noise = _rounding_noise(stats.sxx / nk[:, np.newaxis] + m * m, ratio * shift**2)
+        covariances[covariances <= noise] = 0.0
+        covariances += reg_covar
     else:
         covariances = (
-            stats.sxx / (D * nk)
-            - np.mean(m * m, axis=1)
-            + ratio[:, 0] * np.mean(shift**2)
-            + reg_covar
+            stats.sxx / (D * nk) - np.mean(m * m, axis=1) + ratio[:, 0] * np.mean(shift**2)
         )
+        noise = _rounding_noise(
+            stats.sxx / (D * nk) + np.mean(m * m, axis=1), ratio[:, 0] * np.mean(shift**2)
+        )
+        covariances[covariances <= noise] = 0.0
+        covariances += reg_covar
     return nk / np.sum(nk), means, covariances
 
 
@@ -365,7 +407,37 @@ def _n_threads():
         return max(1, os.cpu_count() or 1)
 
 
-class FusedEM:
+class EMEngine:
+    """Base of the EM engines: ``statistics`` (the E-step sums over all the data, supplied by a
+    subclass) followed by the M-step. Subclasses set ``shift``, ``covariance_type`` and
+    ``reg_covar``; :mod:`gmmlib.scaling` adds engines that stream chunks or map Dask blocks.
+    """
+
+    def statistics(self, weights, means, precisions_chol):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def iteration(self, weights, means, precisions_chol):
+        """One EM iteration.
+
+        Returns
+        -------
+        weights, means, covariances, precisions_chol : ndarray
+            Parameters after the M-step.
+        mean_log_likelihood : float
+            Mean per-sample log-likelihood of the parameters *before* the M-step (weighted
+            mean with sample weights).
+        """
+        stats = self.statistics(weights, means, precisions_chol)
+        with est.blas_single_thread():
+            new_weights, new_means, covariances = parameters_from_statistics(
+                stats, self.shift, self.covariance_type, self.reg_covar
+            )
+        precisions_chol = est.compute_precision_cholesky(covariances, self.covariance_type)
+        mean_log_likelihood = np.float64(stats.log_likelihood / stats.n_samples)
+        return new_weights, new_means, covariances, precisions_chol, mean_log_likelihood
+
+
+class FusedEM(EMEngine):
     """EM iterations over one data set, with the per-fit work done once.
 
     Parameters
@@ -380,20 +452,31 @@ class FusedEM:
         Rows per chunk; by default chosen so the largest temporary stays in cache.
     n_threads : int, optional
         Threads over chunks; default: the number of usable CPUs.
+    sample_weight : ndarray of shape (n_samples,), optional
+        Non-negative per-sample weights (weighted EM).
     """
 
     def __init__(self, X, covariance_type, reg_covar, *, n_components, chunk_size=None,
-                 n_threads=None):
+                 n_threads=None, sample_weight=None):
         n_samples, n_features = X.shape
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
-        self.shift = X.mean(axis=0)
+        if sample_weight is None:
+            self.shift = X.mean(axis=0)
+        else:
+            self.shift = np.average(X, axis=0, weights=sample_weight).astype(np.float64)
         if chunk_size is None:
             width = n_components * (n_features if covariance_type == "full" else 1)
             chunk_size = int(np.clip(_CHUNK_ELEMENTS // max(width, 1), _MIN_CHUNK, _MAX_CHUNK))
         starts = range(0, n_samples, chunk_size)
         self.chunks = [
-            prepare_chunk(X[s : s + chunk_size], self.shift, covariance_type) for s in starts
+            prepare_chunk(
+                X[s : s + chunk_size],
+                self.shift,
+                covariance_type,
+                None if sample_weight is None else sample_weight[s : s + chunk_size],
+            )
+            for s in starts
         ]
         self.n_threads = min(n_threads or _n_threads(), len(self.chunks))
         self._workspaces = {}
@@ -436,22 +519,3 @@ class FusedEM:
         for stats in partial[1:]:
             total = total + stats
         return total
-
-    def iteration(self, weights, means, precisions_chol):
-        """One EM iteration.
-
-        Returns
-        -------
-        weights, means, covariances, precisions_chol : ndarray
-            Parameters after the M-step.
-        mean_log_likelihood : float
-            Mean per-sample log-likelihood of the parameters *before* the M-step.
-        """
-        stats = self.statistics(weights, means, precisions_chol)
-        with est.blas_single_thread():
-            new_weights, new_means, covariances = parameters_from_statistics(
-                stats, self.shift, self.covariance_type, self.reg_covar
-            )
-        precisions_chol = est.compute_precision_cholesky(covariances, self.covariance_type)
-        mean_log_likelihood = np.float64(stats.log_likelihood / stats.n_samples)
-        return new_weights, new_means, covariances, precisions_chol, mean_log_likelihood
