@@ -434,7 +434,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if self.init_params == "kmeans":
             resp = np.zeros((n_samples, K), dtype=X.dtype)
             kmeans = KMeans(n_clusters=K, n_init=1, random_state=random_state)
-            labels = kmeans.fit(X, sample_weight=sample_weight).labels_
+            with est.openmp_single_thread():
+                labels = kmeans.fit(X, sample_weight=sample_weight).labels_
             resp[np.arange(n_samples), labels] = 1
         elif self.init_params == "random":
             resp = np.asarray(random_state.uniform(size=(n_samples, K)), dtype=X.dtype)
@@ -445,9 +446,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             resp[indices, np.arange(K)] = 1
         else:  # "k-means++"
             resp = np.zeros((n_samples, K), dtype=X.dtype)
-            _, indices = kmeans_plusplus(
-                X, K, random_state=random_state, sample_weight=sample_weight
-            )
+            with est.openmp_single_thread():
+                _, indices = kmeans_plusplus(
+                    X, K, random_state=random_state, sample_weight=sample_weight
+                )
             resp[indices, np.arange(K)] = 1
         return resp
 
