@@ -133,7 +133,7 @@ def run(workloads, n_iter=10, repeat=3, covariance_types=COVARIANCE_TYPES, threa
     out(f"{platform.processor() or platform.machine()}, {n_cpus} CPUs{load}{limit}, "
         f"numpy {np.__version__}, Python {platform.python_version()}")
     out("")
-    header = "| workload | covariance | gmmlib ms/iter | sklearn ms/iter | speed-up | |Δ log-lik| per sample |"
+    header = "| workload | covariance | gmmlib ms/iter | sklearn ms/iter | speed-up | Δ log-lik per sample (abs.) |"
     out(header)
     out("|---|---|---:|---:|---:|---:|")
     rows = []
