@@ -206,6 +206,8 @@ def _random_responsibilities(rng):
     """(N, K) responsibilities with a mix of confident and near-50/50 rows, and no value within
     1e-3 of the threshold (so > versus >= cannot matter)."""
     n_samples, n_components = int(rng.integers(30, 400)), int(rng.integers(3, 9))
+    if n_samples == 100:  # a count and a percentage would be the same number: tell them apart
+        n_samples += 1
     threshold = float(rng.choice([0.2, 0.25, 0.3, 0.35, 0.4]))
     while True:
         concentration = rng.choice([0.15, 1.0, 4.0], size=n_samples)[:, None]
