@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _estimation as est
 
-__all__ = ["e_step", "log_component_densities", "log_likelihood", "m_step"]
+__all__ = ["e_step", "log_component_densities", "log_likelihood", "log_mixture_density", "m_step"]
 
 
 def _check_X(X):
@@ -193,6 +193,41 @@ def m_step(X, resp, covariance_type="full", reg_covar=0.0):
     return nk / np.sum(nk), means, covariances
 
 
+def log_mixture_density(X, weights, means, covariances, covariance_type="full"):
+    """Log of the mixture density at each sample, ``log p(x_n) = log sum_k pi_k N(x_n | mu_k, Sigma_k)``.
+
+    Computed with the log-sum-exp trick, so points far from every component get a finite
+    (very negative) value rather than ``log(0)``. Introduced in {ref}`ch-mixture-model`.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Data.
+    weights : array-like of shape (n_components,)
+        Mixture weights.
+    means : array-like of shape (n_components, n_features)
+        Component means.
+    covariances : array-like
+        Component covariances, shaped as for :func:`log_component_densities`.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Covariance structure.
+
+    Returns
+    -------
+    log_density : ndarray of shape (n_samples,)
+        ``log p(x_n)`` for each row of ``X``; its sum is :func:`log_likelihood`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gmmlib.em import log_mixture_density
+    >>> log_mixture_density(np.zeros((2, 1)), [0.5, 0.5], [[0.0], [0.0]], [1.0, 1.0], "spherical").round(4)
+    array([-0.9189, -0.9189])
+    """
+    weighted = _weighted_log_densities(X, weights, means, covariances, covariance_type)
+    return est.logsumexp_rows(weighted)
+
+
 def log_likelihood(X, weights, means, covariances, covariance_type="full"):
     """Total log-likelihood :math:`\\ell(\\theta) = \\sum_n \\log \\sum_k \\pi_k \\mathcal{N}(x_n \\mid \\mu_k, \\Sigma_k)`.
 
@@ -227,5 +262,4 @@ def log_likelihood(X, weights, means, covariances, covariance_type="full"):
     >>> round(log_likelihood(X, [1.0], [[0.0, 0.0]], [1.0], "spherical"), 4)  # 3 * -log(2 pi)
     -5.5136
     """
-    weighted = _weighted_log_densities(X, weights, means, covariances, covariance_type)
-    return float(np.sum(est.logsumexp_rows(weighted)))
+    return float(np.sum(log_mixture_density(X, weights, means, covariances, covariance_type)))

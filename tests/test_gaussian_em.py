@@ -135,6 +135,8 @@ def test_e_step_and_log_likelihood_match_scipy(covariance_type):
     np.testing.assert_allclose(resp, joint / joint.sum(axis=1, keepdims=True), rtol=1e-9,
                                atol=1e-15)
     np.testing.assert_allclose(resp.sum(axis=1), 1.0)
+    per_sample = em.log_mixture_density(X, weights, means, covariances, covariance_type)
+    np.testing.assert_allclose(per_sample, np.log(joint.sum(axis=1)), rtol=1e-12)
     total = em.log_likelihood(X, weights, means, covariances, covariance_type)
     assert isinstance(total, float)
     np.testing.assert_allclose(total, np.sum(np.log(joint.sum(axis=1))), rtol=1e-12)
