@@ -52,6 +52,7 @@ names = _load_names()
 PAGE = {"format": "A4", "margin": {"top": "16mm", "bottom": "18mm", "left": "16mm", "right": "16mm"},
         "scale": 0.8, "print_background": True, "outline": True, "tagged": True,
         "display_header_footer": True, "header_template": "<span></span>"}
+# The running footer names the book (a chapter's PDF is a part of it) and numbers the pages.
 FOOTER = ('<div style="font-size:8px; width:100%; margin:0 16mm; display:flex; justify-content:space-between;'
           ' color:#444; font-family:sans-serif"><span>{title}</span>'
           '<span><span class="pageNumber"></span> / <span class="totalPages"></span></span></div>')
@@ -94,14 +95,14 @@ def _print(page, path, title):
     page.pdf(path=str(path), footer_template=FOOTER.format(title=_html_escape(title)), **PAGE)
 
 
-def print_page(browser, site, online, docname, path):
+def print_page(browser, site, online, docname, path, book_title):
     page, response = open_offline(browser, f"{site}/{docname}.html")
     try:
         if response.status != 200:
             raise RuntimeError(f"{docname}.html: HTTP {response.status}")
         wait_for_math(page)
         page.evaluate(POINT_LINKS_ONLINE, [site, online])
-        _print(page, path, page.title())
+        _print(page, path, book_title)
     finally:
         page.close()
 
@@ -195,7 +196,7 @@ def main(argv=None):
     with served(args.html) as site, chromium() as browser:
         for docname, path in targets.items():
             start = time.perf_counter()
-            print_page(browser, site, online, docname, path)
+            print_page(browser, site, online, docname, path, title)
             report.append((path, time.perf_counter() - start))
             print(f"printed {path}", flush=True)
 
