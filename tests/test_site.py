@@ -7,16 +7,12 @@ shipped in the ``sphinx-mathjax-offline`` wheel), and every other outside reques
 the test needs no network.
 """
 
-import contextlib
-import http.server
-import json
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
-from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlparse, urlsplit
 
@@ -29,6 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 MAX_PAGE_BYTES = 5 * 1024 * 1024
+
+# The site server and the offline Chromium are shared with the PDF edition (book/_tools).
+_spec = importlib.util.spec_from_file_location("offline_browser", ROOT / "book" / "_tools" / "offline_browser.py")
+offline_browser = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(offline_browser)
 
 
 def _toc_files(toc_path):
@@ -119,39 +120,6 @@ def test_pages_stay_light(html_dir):
     assert not heavy, f"pages above 5 MB: {heavy}"
 
 
-class _LocalHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the built site quietly, and tells linkchecker it need not slow down for us."""
-
-    def log_message(self, *args):
-        pass
-
-    def end_headers(self):
-        # linkchecker spaces its requests to one host 0.1-0.6 s apart, to spare other people's
-        # servers, unless the server answers with this header; ours is local and ours alone.
-        self.send_header("LinkChecker", "local test server")
-        super().end_headers()
-
-
-class _LocalServer(http.server.ThreadingHTTPServer):
-    def handle_error(self, request, client_address):
-        # A checker or browser that has what it needs hangs up mid-transfer: not our error.
-        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
-            super().handle_error(request, client_address)
-
-
-@contextlib.contextmanager
-def _served(directory):
-    """Serve ``directory`` on 127.0.0.1 (a free port) while the block runs; yield its URL."""
-    server = _LocalServer(("127.0.0.1", 0), partial(_LocalHandler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_internal_links_resolve_from_a_private_directory(html_dir, tmp_path):
     """linkchecker follows every link of the site, from a copy only its owner can enter.
 
@@ -166,7 +134,7 @@ def test_internal_links_resolve_from_a_private_directory(html_dir, tmp_path):
     private.mkdir()
     private.chmod(0o700)
     site = shutil.copytree(html_dir, private / "html")
-    with _served(site) as url:
+    with offline_browser.served(site) as url:
         config = tmp_path / "linkcheckerrc"
         config.write_text(f"[filtering]\nignore=\n  ^(?!{re.escape(url)}/)\n")
         result = subprocess.run(
@@ -228,68 +196,25 @@ def test_internal_links_and_anchors_resolve(html_dir):
 # ----------------------------------------------------------------------------------------------
 
 
-def _mathjax_dir():
-    import importlib.util
-
-    spec = importlib.util.find_spec("sphinx-mathjax-offline")
-    if spec is None:  # the wheel's top-level folder has a hyphen; find it beside site-packages
-        for entry in sys.path:
-            candidate = Path(entry) / "sphinx-mathjax-offline" / "static" / "mathjax"
-            if candidate.exists():
-                return candidate
-        pytest.fail("MathJax 3 not found: install the test extra (`pip install -e .[test]`)")
-    return Path(spec.origin).parent / "static" / "mathjax"
-
-
 @pytest.fixture(scope="module")
 def site(html_dir):
-    with _served(html_dir) as url:
+    with offline_browser.served(html_dir) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.fail("Chromium is missing: `make test` installs it (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield browser
-        browser.close()
+    try:
+        with offline_browser.chromium() as chromium:
+            yield chromium
+    except FileNotFoundError as missing:
+        pytest.fail(str(missing))
 
 
 def _open(browser, url):
-    """Open ``url`` with MathJax served locally and every other outside request refused."""
-    mathjax = _mathjax_dir()
-    page = browser.new_page()
+    """Open ``url`` offline; return the tab, its response and a list collecting its JS errors."""
     errors = []
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-
-    def on_console(message):
-        if message.type == "error" and "127.0.0.1" in (message.location or {}).get("url", "127.0.0.1"):
-            if not message.text.startswith("Failed to load resource"):
-                errors.append(f"console: {message.text}")
-
-    page.on("console", on_console)
-
-    def route(request_route):
-        request_url = request_route.request.url
-        host = urlparse(request_url).hostname
-        if host == "127.0.0.1":
-            return request_route.continue_()
-        match = re.search(r"/mathjax@3/es5/(.+?)(\?.*)?$", request_url)
-        if match and (mathjax / match.group(1)).is_file():
-            return request_route.fulfill(path=str(mathjax / match.group(1)))
-        return request_route.abort()
-
-    page.route("**/*", route)
-    response = page.goto(url, wait_until="load")
+    page, response = offline_browser.open_offline(browser, url, errors=errors)
     return page, response, errors
 
 
@@ -323,9 +248,7 @@ def test_page_in_browser(site, browser, page_name):
     page, response, errors = _open(browser, f"{site}/{page_name}.html")
     try:
         assert response.status == 200
-        if page.locator("script[src*='mathjax']").count():  # Sphinx loads MathJax only where there is math
-            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
-            page.evaluate("() => MathJax.startup.promise")
+        offline_browser.wait_for_math(page)  # Sphinx loads MathJax only where there is math
         math = page.evaluate(MATH_PROBLEMS)
         assert not math["errors"], f"MathJax errors: {math['errors']}"
         assert not math["undefinedMacros"], f"undefined TeX macros: {math['undefinedMacros']}"

@@ -80,15 +80,30 @@ def chromium():
             browser.close()
 
 
-def open_offline(browser, url, *, color_scheme="light", extra_routes=None):
+def open_offline(browser, url, *, mode=None, extra_routes=None, errors=None):
     """Open ``url`` in a new tab with MathJax served locally and every outside request refused.
 
-    ``extra_routes`` maps URL paths on the site's own host to HTML text to answer with (a page
-    that exists only in memory). Returns the tab and the response of the page itself.
+    ``mode`` (``"light"`` or ``"dark"``) is the theme's colour mode, chosen as a reader's click
+    on the theme's switch would (it is remembered in the browser's local storage); by default the
+    site's own default. ``extra_routes`` maps URL paths on the site's own host to HTML text to
+    answer with (a page that exists only in memory). If ``errors`` is a list, JavaScript errors
+    of the page are appended to it. Returns the tab and the response of the page itself.
     """
     local_mathjax = mathjax_dir()
     extra_routes = extra_routes or {}
-    page = browser.new_page(color_scheme=color_scheme)
+    page = browser.new_page(color_scheme=mode or "light")
+    if mode is not None:
+        page.add_init_script(f"localStorage.setItem('mode', '{mode}');")
+    if errors is not None:
+        page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+
+        def on_console(message):
+            # Our pages' own errors; a refused outside request is the test's doing, not the page's.
+            if message.type == "error" and "127.0.0.1" in (message.location or {}).get("url", "127.0.0.1"):
+                if not message.text.startswith("Failed to load resource"):
+                    errors.append(f"console: {message.text}")
+
+        page.on("console", on_console)
 
     def route(request_route):
         request_url = request_route.request.url
