@@ -1,4 +1,4 @@
-"""Give the controls that notebook cells bring into the page names a screen reader can say.
+"""Give the controls and tables of our pages the names and headers a screen reader needs.
 
 - matplotlib's JavaScript animations (``Animation.to_jshtml``) come with a frame slider without a
   label, announced as a bare "slider" (axe: ``label``, critical). The slider gets a name in the
@@ -7,6 +7,10 @@
   names "Toggle hidden content" while it shows "Show code cell source" (axe:
   ``label-content-name-mismatch``, WCAG 2.5.3: a speech user says what they see). Our visitor
   writes the same disclosure without that name, so the visible words name it.
+- A table whose top-left header cell is empty has a column of row labels ("Learns from",
+  "Output", ...). Its body cells then had no header to be read with (axe: ``td-has-header``,
+  critical): the first column becomes a stub column, which Sphinx writes as row headers
+  (``<th>``), so each cell is announced with its row and its column.
 """
 
 import re
@@ -23,6 +27,17 @@ def _name_controls(app, doctree, docname):
             continue
         named = UNNAMED_ANIMATION_SLIDER.sub(r'<input aria-label="Animation frame"\1', raw.astext())
         raw.replace_self(nodes.raw(raw.rawsource, named, format=raw["format"]))
+
+
+def _label_rows(app, doctree, docname):
+    for group in doctree.findall(nodes.tgroup):
+        head = next(iter(group.findall(nodes.thead)), None)
+        colspecs = [child for child in group.children if isinstance(child, nodes.colspec)]
+        if head is None or not colspecs or not head.children:
+            continue
+        corner = head.children[0].children[0] if head.children[0].children else None
+        if corner is not None and not corner.astext().strip():
+            colspecs[0]["stub"] = 1
 
 
 def _open_hidden_code(translator, node):
@@ -48,5 +63,6 @@ def _replace_hidden_code_visitor(app):
 
 def setup(app):
     app.connect("doctree-resolved", _name_controls)
+    app.connect("doctree-resolved", _label_rows)
     app.connect("builder-inited", _replace_hidden_code_visitor)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
