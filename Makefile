@@ -88,7 +88,7 @@ test-notebooks: install
 # test run), the PDF edition, then the checks of the built site and the PDFs: pages, links,
 # launch buttons, a real browser, accessibility in light and dark mode.
 test-book: book-verified student pdf
-	$(BIN)/pytest tests -m book -p no:cacheprovider
+	$(BIN)/pytest tests -m book -n 2 -p no:cacheprovider
 	@cat $(BUILD)/page-weights.txt $(BUILD)/pdf-report.txt
 
 book-verified: install

@@ -13,50 +13,15 @@
 
 import importlib.util
 import io
-import os
 from pathlib import Path
 
 import pytest
-import yaml
+from book_helpers import HTML, PAGES, browser, html_dir, offline_browser, site  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.book
 
-ROOT = Path(__file__).resolve().parents[1]
-HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 MODES = ["light", "dark"]
 WCAG_TEXT_CONTRAST = 4.5
-
-_spec = importlib.util.spec_from_file_location("offline_browser", ROOT / "book" / "_tools" / "offline_browser.py")
-offline_browser = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(offline_browser)
-
-
-def _toc_pages():
-    toc = yaml.safe_load(Path(os.environ.get("BOOK_TOC", ROOT / "_toc.yml")).read_text())
-    pages = [toc["root"]]
-    for part in toc.get("parts", []):
-        pages += [chapter["file"] for chapter in part["chapters"]]
-    return pages
-
-
-PAGES = _toc_pages()
-
-
-@pytest.fixture(scope="module")
-def site():
-    if not (HTML / "index.html").exists():
-        pytest.fail(f"no built book in {HTML}: run `make book-verified` (or `make book`) first")
-    with offline_browser.served(HTML) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        with offline_browser.chromium() as chromium:
-            yield chromium
-    except FileNotFoundError as missing:
-        pytest.fail(str(missing))
 
 
 def _axe_script():

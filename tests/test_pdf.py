@@ -7,42 +7,18 @@ the PDFs. Text and images are read with Poppler's ``pdftotext`` and ``pdfimages`
 browser-deps`` installs them; pypdf took a minute for the whole book's text), links with pypdf.
 """
 
-import importlib.util
-import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
+from book_helpers import HTML, PAGES, ROOT, require_built_site
+from book_helpers import pdf_names as names
 
 pytestmark = pytest.mark.book
 
-ROOT = Path(__file__).resolve().parents[1]
-HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
-
-
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-names = _load(ROOT / "book" / "_ext" / "pdf_edition.py", "pdf_edition_names")
-
-
-def _toc_pages():
-    toc = yaml.safe_load(Path(os.environ.get("BOOK_TOC", ROOT / "_toc.yml")).read_text())
-    pages = [toc["root"]]
-    for part in toc.get("parts", []):
-        pages += [chapter["file"] for chapter in part["chapters"]]
-    return pages
-
-
-PAGES = _toc_pages()
 # Formula source that must never reach a reader: TeX commands and the delimiters MathJax removes.
 RAW_TEX = [r"\frac", r"\mathbf", "$$", r"\(", r"\[", r"\begin{"]
 
@@ -124,8 +100,7 @@ def test_whole_book_embeds_every_figure(html_dir_exists):
 
 @pytest.fixture(scope="module")
 def html_dir_exists():
-    if not (HTML / "index.html").exists():
-        pytest.fail(f"no built book in {HTML}: run `make book-verified` and `make pdf` first")
+    require_built_site()
 
 
 def _code_text(page):

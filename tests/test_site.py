@@ -7,8 +7,6 @@ shipped in the ``sphinx-mathjax-offline`` wheel), and every other outside reques
 the test needs no network.
 """
 
-import importlib.util
-import os
 import re
 import shutil
 import subprocess
@@ -18,37 +16,13 @@ from urllib.parse import unquote, urlparse, urlsplit
 
 import pytest
 import yaml
+from book_helpers import HTML, PAGES, ROOT, browser, html_dir, offline_browser, site  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.book
 
-ROOT = Path(__file__).resolve().parents[1]
-HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 MAX_PAGE_BYTES = 5 * 1024 * 1024
-
-# The site server and the offline Chromium are shared with the PDF edition (book/_tools).
-_spec = importlib.util.spec_from_file_location("offline_browser", ROOT / "book" / "_tools" / "offline_browser.py")
-offline_browser = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(offline_browser)
-
-
-def _toc_files(toc_path):
-    toc = yaml.safe_load(Path(toc_path).read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [chapter["file"] for chapter in part["chapters"]]
-    return files
-
-
-PAGES = _toc_files(os.environ.get("BOOK_TOC", ROOT / "_toc.yml"))
 CHAPTERS = [page for page in PAGES if page.startswith("notebooks/")]
-
-
-@pytest.fixture(scope="module")
-def html_dir():
-    if not (HTML / "index.html").exists():
-        pytest.fail(f"no built book in {HTML}: run `make book-verified` (or `make book`) first")
-    return HTML
 
 
 def _soup(page):
@@ -194,21 +168,6 @@ def test_internal_links_and_anchors_resolve(html_dir):
 # ----------------------------------------------------------------------------------------------
 # A real browser
 # ----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def site(html_dir):
-    with offline_browser.served(html_dir) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        with offline_browser.chromium() as chromium:
-            yield chromium
-    except FileNotFoundError as missing:
-        pytest.fail(str(missing))
 
 
 def _open(browser, url):

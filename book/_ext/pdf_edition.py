@@ -11,8 +11,6 @@ only points at them, so both read the names below.
 
 from pathlib import PurePosixPath
 
-from docutils import nodes
-
 PDF_DIR = "pdf"
 BOOK_PDF = "gaussian-mixtures.pdf"
 
@@ -51,6 +49,8 @@ def _offer_pdf(app, pagename, templatename, context, doctree):
 
 
 def _pdf_book_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    from docutils import nodes  # here, so the tools and tests can read the names without Sphinx
+
     docname = inliner.document.settings.env.docname
     return [nodes.reference(rawtext, text, refuri=_relative(docname, book_pdf()))], []
 
