@@ -53,8 +53,9 @@ def _title(page):
 
 
 def _squeeze(text):
-    # Line breaks and hyphenation points fall where the page width puts them: compare without.
-    return re.sub(r"\s+", "", text).replace("\u00ad", "")
+    # Line breaks fall where the page width puts them, and pdftotext joins a word broken after a
+    # hyphen without the hyphen ("k-" + "means" -> "kmeans"): compare without either.
+    return re.sub(r"[\s\u00ad\u2010\u2011-]+", "", text)
 
 
 def test_whole_book_holds_every_title_in_contents_order(pdf_text):
