@@ -24,7 +24,6 @@ inside the PDF), printed once, with the headings as the PDF's outline. Writes
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib.util
 import re
 import sys
@@ -125,10 +124,8 @@ def assemble_book(html_dir, pages, online):
     for print_header in frame.select("#jb-print-docs-body"):
         print_header.decompose()  # the theme's per-page print title; the book has its own
     book_article = frame.select_one("article.bd-article")
-    articles = {}
-    for docname in pages:
-        article = copy.copy(soup_of(docname).select_one("article.bd-article")) if docname != pages[0] else book_article
-        articles[docname] = article
+    articles = {pages[0]: book_article}
+    articles.update({docname: soup_of(docname).select_one("article.bd-article") for docname in pages[1:]})
 
     # Rename ids that collide with an earlier page's, remembering the new names for the links.
     seen, renamed = set(), {}
