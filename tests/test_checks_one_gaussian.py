@@ -71,9 +71,8 @@ def log_pdf_template(X, mean, covariance):
 
 
 def test_check_log_pdf_accepts_correct(capsys):
-    for _ in range(5):  # fresh random inputs every call
-        check_log_pdf(log_pdf_correct)
-        assert capsys.readouterr().out.startswith("Correct!")
+    check_log_pdf(log_pdf_correct)
+    assert capsys.readouterr().out.startswith("Correct!")
 
 
 def test_check_log_pdf_accepts_gmmlib_and_scipy(capsys):
@@ -97,9 +96,8 @@ def test_check_log_pdf_accepts_gmmlib_and_scipy(capsys):
     ],
 )
 def test_check_log_pdf_rejects_wrong(func, match):
-    for _ in range(3):  # the diagnosis must not depend on the random problem
-        with pytest.raises(SelfCheckError, match=match):
-            check_log_pdf(func)
+    with pytest.raises(SelfCheckError, match=match):
+        check_log_pdf(func)
 
 
 def test_check_log_pdf_reports_reader_errors():
@@ -142,9 +140,8 @@ def mahalanobis_wrong_axis(X, mean, covariance):
 
 
 def test_check_mahalanobis_accepts_correct(capsys):
-    for _ in range(5):
-        check_mahalanobis(mahalanobis_correct)
-        assert capsys.readouterr().out.startswith("Correct!")
+    check_mahalanobis(mahalanobis_correct)
+    assert capsys.readouterr().out.startswith("Correct!")
     check_mahalanobis(gmmlib.gaussian.mahalanobis)
     assert capsys.readouterr().out.startswith("Correct!")
 
@@ -160,6 +157,5 @@ def test_check_mahalanobis_accepts_correct(capsys):
     ],
 )
 def test_check_mahalanobis_rejects_wrong(func, match):
-    for _ in range(3):
-        with pytest.raises(SelfCheckError, match=match):
-            check_mahalanobis(func)
+    with pytest.raises(SelfCheckError, match=match):
+        check_mahalanobis(func)

@@ -4,8 +4,8 @@
   with probability :math:`\\pi_k`, then draw from :math:`\\mathcal N(\\mu_k, \\Sigma_k)`.
 - :func:`check_responsibilities` -- the responsibilities :math:`\\gamma_{nk}` by Bayes' rule.
 
-Both call the reader's function on fresh random mixtures (a new number of components, dimension
-and sample size every time), compare the result with an independent reference computed with
+Both call the reader's function on random mixtures (several numbers of components, dimensions
+and sample sizes), compare the result with an independent reference computed with
 NumPy/SciPy, and either print a short success message or raise
 :class:`~gmmlib.checks.SelfCheckError` saying in plain words what looks wrong.
 """
@@ -14,7 +14,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import logsumexp
 
-from ._core import call_reader_function, fail, passed
+from ._core import call_reader_function, check_rng, fail, passed, self_check
 
 __all__ = ["check_sample_mixture", "check_responsibilities"]
 
@@ -163,12 +163,13 @@ def _check_one_sample(func, rng):
              "factor of Sigma_k.")
 
 
+@self_check
 def check_sample_mixture(func, n_trials=3):
     """Check a reader's ancestral sampler ``func(weights, means, covariances, n_samples, rng)``.
 
     Introduced in {ref}`ch-mixture-model`. ``func`` must return ``(X, z)``: the samples, shape
     ``(n_samples, D)``, and the component each one was drawn from, shape ``(n_samples,)``. The
-    check draws ``n_trials`` fresh random mixtures (2-4 components in 1-3 dimensions, 15,000 to
+    check draws ``n_trials`` random mixtures (2-4 components in 1-3 dimensions, 15,000 to
     25,000 samples each) and tests, within sampling error, that component ``k`` is chosen with
     frequency ``weights[k]`` and that the points labelled ``k`` have mean ``means[k]`` and
     covariance ``covariances[k]``.
@@ -186,7 +187,7 @@ def check_sample_mixture(func, n_trials=3):
     SelfCheckError
         Saying in plain words what is wrong.
     """
-    rng = np.random.default_rng()
+    rng = check_rng("check_sample_mixture")
     for _ in range(n_trials):
         _check_one_sample(func, rng)
     passed("your sampler chooses each component with probability pi_k and draws the points of "
@@ -275,12 +276,13 @@ def _check_one_responsibilities(func, rng):
          "and inverse) and that column k uses component k's weight, mean and covariance.")
 
 
+@self_check
 def check_responsibilities(func, n_trials=5):
     """Check a reader's ``func(X, weights, means, covariances)`` returning responsibilities.
 
     Introduced in {ref}`ch-mixture-model`. The expected result is the (N, K) array
     :math:`\\gamma_{nk} = \\pi_k \\mathcal N(x_n \\mid \\mu_k, \\Sigma_k) / \\sum_j \\pi_j
-    \\mathcal N(x_n \\mid \\mu_j, \\Sigma_j)`, computed here with SciPy on ``n_trials`` fresh
+    \\mathcal N(x_n \\mid \\mu_j, \\Sigma_j)`, computed here with SciPy on ``n_trials``
     random mixtures (2-4 overlapping components in 1-3 dimensions, 20 to 60 points).
 
     Parameters
@@ -295,7 +297,7 @@ def check_responsibilities(func, n_trials=5):
     SelfCheckError
         Saying in plain words what is wrong.
     """
-    rng = np.random.default_rng()
+    rng = check_rng("check_responsibilities")
     for _ in range(n_trials):
         _check_one_responsibilities(func, rng)
     passed("your responsibilities match Bayes' rule, pi_k N(x_n | mu_k, Sigma_k) / p(x_n), "

@@ -3,8 +3,8 @@
 - :func:`check_log_pdf` -- the log-density of a multivariate Gaussian, computed via Cholesky.
 - :func:`check_mahalanobis` -- the Mahalanobis distance of each row of ``X`` from a mean.
 
-Both call the reader's function on fresh random inputs (a new dimension, sample size, mean and
-covariance every time), compare it with an independent reference computed with SciPy, and
+Both call the reader's function on random inputs (several dimensions, sample sizes, means and
+covariances), compare it with an independent reference computed with SciPy, and
 either print a short success message or raise :class:`~gmmlib.checks.SelfCheckError` saying in
 plain words what looks wrong.
 """
@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 from scipy.spatial.distance import cdist
 
-from ._core import call_reader_function, fail, passed
+from ._core import call_reader_function, check_rng, fail, passed, self_check
 
 __all__ = ["check_log_pdf", "check_mahalanobis"]
 
@@ -77,6 +77,7 @@ def _call(func, X, mean, covariance):
     return call_reader_function(func, X, mean, covariance)
 
 
+@self_check
 def check_log_pdf(func):
     """Check a reader's multivariate Gaussian log-density.
 
@@ -94,7 +95,7 @@ def check_log_pdf(func):
 
     Introduced in {ref}`ch-one-gaussian`, Exercise ``ch01_ex2``.
     """
-    rng = np.random.default_rng()
+    rng = check_rng("check_log_pdf")
     dims = [1, 2, 3, int(rng.integers(4, 7)), 2, int(rng.integers(1, 5))]
     for n_features in dims[:_N_TRIALS]:
         X, mean, covariance = _random_problem(rng, n_features)
@@ -157,6 +158,7 @@ def check_log_pdf(func):
            f"{_N_TRIALS} random problems (dimensions 1 to 6).")
 
 
+@self_check
 def check_mahalanobis(func):
     """Check a reader's Mahalanobis distance.
 
@@ -175,7 +177,7 @@ def check_mahalanobis(func):
 
     Introduced in {ref}`ch-one-gaussian`, Exercise ``ch01_ex4``.
     """
-    rng = np.random.default_rng()
+    rng = check_rng("check_mahalanobis")
     dims = [1, 2, 3, int(rng.integers(4, 7)), 2, int(rng.integers(1, 5))]
     for n_features in dims[:_N_TRIALS]:
         X, mean, covariance = _random_problem(rng, n_features)
