@@ -19,6 +19,7 @@ from scipy.special import logsumexp, xlog1py, xlogy
 
 from ._core import (
     call_reader_function,
+    check_rng,
     check_close,
     check_probabilities,
     check_shape,
@@ -156,7 +157,7 @@ def check_run_em(func):
 
     Introduced in {ref}`ch-deriving-em`, Exercise ``ch04_ex2``.
     """
-    rng = np.random.default_rng(4_2)
+    rng = check_rng("check_run_em")
     problems = [_run_em_problem(rng, 1e-3, 300), _run_em_problem(rng, 1e-5, 300),
                 _run_em_problem(rng, 1e-9, 6)]
     for X, start, tol, max_iter in problems:
@@ -295,7 +296,7 @@ def check_bernoulli_e_step(func):
 
     Introduced in {ref}`ch-deriving-em`, Exercise ``ch04_ex3``.
     """
-    rng = np.random.default_rng(4_3)
+    rng = check_rng("check_bernoulli_e_step")
     problems = [_bernoulli_problem(rng, int(rng.integers(3, 9))) for _ in range(3)]
     problems += [_bernoulli_problem(rng, 2000), _bernoulli_problem(rng, 6, zero_column=True)]
     for trial, (X, weights, probs) in enumerate(problems):
@@ -352,7 +353,7 @@ def check_bernoulli_m_step(func):
 
     Introduced in {ref}`ch-deriving-em`, Exercise ``ch04_ex3``.
     """
-    rng = np.random.default_rng(4_4)
+    rng = check_rng("check_bernoulli_m_step")
     for _ in range(4):
         X, _, _ = _bernoulli_problem(rng, int(rng.integers(3, 9)))
         resp = rng.dirichlet(np.full(int(rng.integers(2, 5)), 0.7), size=len(X))
