@@ -132,9 +132,8 @@ def test_update_accepts_right_answers(func, capsys):
     ],
 )
 def test_update_rejects_wrong_answers(func, message):
-    for _ in range(5):  # fresh random inputs each call: the message must not depend on them
-        with pytest.raises(SelfCheckError, match=message):
-            check_update_centres(func)
+    with pytest.raises(SelfCheckError, match=message):
+        check_update_centres(func)
 
 
 def test_update_rejects_counts_on_the_wrong_axis(monkeypatch):

@@ -4,8 +4,8 @@
   nearest centre for every point.
 - :func:`check_update_centres` -- the update step: the mean of the points of each cluster.
 
-Both call the reader's function on fresh random inputs (a new number of points, features and
-clusters every time), compare the result with a reference computed with NumPy, and either print a
+Both call the reader's function on random inputs (several numbers of points, features and
+clusters), compare the result with a reference computed with NumPy, and either print a
 short success message or raise :class:`~gmmlib.checks.SelfCheckError` saying in plain words what
 looks wrong (distances returned instead of labels, ``argmax`` instead of ``argmin``, the wrong
 axis, sums instead of means, ...).
@@ -13,7 +13,16 @@ axis, sums instead of means, ...).
 
 import numpy as np
 
-from ._core import SelfCheckError, call_reader_function, check_close, check_shape, fail, passed
+from ._core import (
+    SelfCheckError,
+    call_reader_function,
+    check_close,
+    check_rng,
+    check_shape,
+    fail,
+    passed,
+    self_check,
+)
 from ._core import random_mixture, sample_mixture
 
 __all__ = ["check_assign_clusters", "check_update_centres"]
@@ -92,12 +101,13 @@ def _as_labels(result, n_samples, n_clusters, expected):
     return labels
 
 
+@self_check
 def check_assign_clusters(func):
     """Check the reader's assignment step of Lloyd's algorithm.
 
     ``func(X, centres)`` must return, for every row :math:`x_n` of ``X``, the index of the nearest
     centre, :math:`\\operatorname{argmin}_k \\lVert x_n - \\mu_k \\rVert^2`, as an integer array
-    of shape (N,). The check calls it on fresh random data several times (different N, D, K)
+    of shape (N,). The check calls it on several random data sets (different N, D, K)
     and compares with a NumPy reference. Exercise of {ref}`ch-kmeans`.
 
     Parameters
@@ -127,7 +137,7 @@ def check_assign_clusters(func):
     >>> check_assign_clusters(assign_clusters)
     Correct! every point goes to its nearest centre, on 5 random data sets.
     """
-    rng = np.random.default_rng()
+    rng = check_rng("check_assign_clusters")
     for _ in range(_N_TRIALS):
         X, centres = _random_points_and_centres(rng)
         n_samples, n_clusters = X.shape[0], centres.shape[0]
@@ -164,12 +174,13 @@ def _random_labelled_points(rng):
     return X, labels, n_clusters
 
 
+@self_check
 def check_update_centres(func):
     """Check the reader's update step of Lloyd's algorithm.
 
     ``func(X, labels, n_clusters)`` must return the mean of the points of each cluster,
     :math:`\\mu_k = \\frac{1}{N_k} \\sum_{n : z_n = k} x_n`, as an array of shape (K, D), row
-    :math:`k` for cluster :math:`k`. The check calls it on fresh random data several times
+    :math:`k` for cluster :math:`k`. The check calls it on several random data sets
     (every cluster non-empty, clusters of different sizes) and compares with a NumPy reference.
     Exercise of {ref}`ch-kmeans`.
 
@@ -200,7 +211,7 @@ def check_update_centres(func):
     >>> check_update_centres(update_centres)
     Correct! your centres are the means of their clusters, on 5 random data sets.
     """
-    rng = np.random.default_rng()
+    rng = check_rng("check_update_centres")
     for _ in range(_N_TRIALS):
         X, labels, n_clusters = _random_labelled_points(rng)
         n_features = X.shape[1]
