@@ -1,4 +1,4 @@
-"""Choosing the number of components and the covariance type: parameter counts, AIC, BIC, ICL, sweeps.
+"""Choosing the number of components and the covariance type: parameter counts, criteria, sweeps.
 
 - :func:`n_parameters` -- the number of free parameters :math:`p` of a Gaussian mixture.
 - :func:`aic`, :func:`bic` -- the Akaike and Bayesian information criteria from a log-likelihood.
@@ -140,7 +140,7 @@ def bic(log_likelihood, n_parameters, n_samples):
 
 
 def icl(log_likelihood, n_parameters, responsibilities):
-    """Integrated completed likelihood, :math:`\\mathrm{ICL} = \\mathrm{BIC} - 2 \\sum_n \\log \\gamma_{n \\hat z_n}`.
+    """Integrated completed likelihood: BIC plus :math:`-2 \\sum_n \\log \\max_k \\gamma_{nk}`.
 
     Biernacki, Celeux and Govaert (2000) score a mixture as a *clustering*: BIC's approximation
     applied to the completed data :math:`(x_n, \\hat z_n)`, where :math:`\\hat z_n =
@@ -276,8 +276,9 @@ def sweep(
     >>> from gmmlib.model_selection import sweep
     >>> X, _ = make_stretched_blobs()
     >>> table = sweep(X, range(1, 5), covariance_types=("full", "diag"), progress=False)
-    >>> list(table.columns)
-    ['n_components', 'covariance_type', 'log_likelihood', 'aic', 'bic', 'icl', 'n_parameters', 'converged']
+    >>> list(table.columns)  # doctest: +NORMALIZE_WHITESPACE
+    ['n_components', 'covariance_type', 'log_likelihood', 'aic', 'bic', 'icl', 'n_parameters',
+     'converged']
     >>> len(table)
     8
     >>> int(table.loc[table["bic"].idxmin(), "n_components"])  # the three blobs

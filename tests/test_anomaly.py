@@ -36,7 +36,7 @@ def test_fit_detector_scores_are_the_mixture_log_density_of_scaled_points(contam
                                rtol=1e-12)
 
 
-def test_fit_detector_takes_a_scaler_class_or_an_instance_and_leaves_the_instance_alone(contaminated):
+def test_fit_detector_takes_a_scaler_class_or_an_instance_and_leaves_it_alone(contaminated):
     from_class = fit_detector(contaminated, 2, RobustScaler)
     template = RobustScaler(quantile_range=(10.0, 90.0))
     from_instance = fit_detector(contaminated, 2, template)

@@ -17,7 +17,15 @@ import numbers
 
 import numpy as np
 
-from ._core import call_reader_function, fail, matches, passed, random_mixture, sample_mixture
+from ._core import (
+    call_reader_function,
+    check_rng,
+    fail,
+    matches,
+    passed,
+    random_mixture,
+    sample_mixture,
+)
 
 __all__ = ["check_precision_recall_at", "check_calibrate_threshold", "check_suspicious_components"]
 
@@ -109,7 +117,7 @@ def check_precision_recall_at(precision_recall_at):
     """
     from sklearn.metrics import precision_score, recall_score
 
-    rng = np.random.default_rng(9031)
+    rng = check_rng("check_precision_recall_at")
     for _ in range(3):
         flags, is_anomaly = _random_flags(rng)
         variants = _precision_recall_variants(flags, is_anomaly)
@@ -196,7 +204,8 @@ class _RecordingFit:
 def _calibration_problem(rng):
     """Normal data from a random 2-D mixture, stored sorted by the first coordinate."""
     params = random_mixture(rng, 2, 2, "full")
-    X = sample_mixture(rng, *params, covariance_type="full", n_samples=int(rng.integers(150, 260)))[0]
+    n_samples = int(rng.integers(150, 260))
+    X = sample_mixture(rng, *params, covariance_type="full", n_samples=n_samples)[0]
     return X[np.argsort(X[:, 0])]
 
 
@@ -209,7 +218,8 @@ def _rows_used(X_normal, X_fit):
 
 def _call_calibrate(func, X_normal, percentile, share, seed):
     fit = _RecordingFit()
-    result = call_reader_function(func, X_normal, fit, percentile, share, np.random.default_rng(seed))
+    reader_rng = np.random.default_rng(seed)
+    result = call_reader_function(func, X_normal, fit, percentile, share, reader_rng)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         fail("your function should return two things, `detector, threshold`; it returned "
              f"{type(result).__name__}.")
@@ -225,7 +235,8 @@ def _call_calibrate(func, X_normal, percentile, share, seed):
         fail("the detector your function returns is not the one `fit` returned: return the "
              "fitted detector itself, so that its threshold belongs to it.")
     if np.ndim(threshold) != 0:
-        fail(f"the threshold should be one number; your function returned shape {np.shape(threshold)}.")
+        fail("the threshold should be one number; your function returned an array of shape "
+             f"{np.shape(threshold)}.")
     rows = _rows_used(X_normal, X_fit)
     if rows is None:
         fail("`fit` was called with points that are not rows of X_normal (scaled, or changed?). "
@@ -276,7 +287,7 @@ def check_calibrate_threshold(func):
     >>> check_calibrate_threshold(calibrate_threshold)
     Correct! your function fits on one part of the data and sets the threshold on the other, held-out part.
     """
-    rng = np.random.default_rng(9032)
+    rng = check_rng("check_calibrate_threshold")
     for percentile, share in [(5.0, 0.3), (10.0, 0.4)]:
         X_normal = _calibration_problem(rng)
         n = len(X_normal)
@@ -436,7 +447,7 @@ def check_suspicious_components(func):
     Correct! your function finds the light, tight components (and only those) in 2 and 3 dimensions.
     """
     name = getattr(func, "__name__", None) or type(func).__name__
-    rng = np.random.default_rng(9033)
+    rng = check_rng("check_suspicious_components")
     for n_features, max_weight, max_ratio in [(2, 0.06, 0.1), (3, 0.08, 0.15)]:
         mixture = _suspicious_problem(rng, n_features, max_weight, max_ratio)
         weights, covariances = mixture.weights_, mixture.covariances_

@@ -19,6 +19,7 @@ from ._core import (
     as_number,
     call_reader_function,
     check_close,
+    check_rng,
     check_shape,
     fail,
     matches,
@@ -113,7 +114,7 @@ def check_kde_log_density(func):
     Correct! your log-densities are right in 1, 2 and 3 dimensions, also far from the data.
     """
     name = _name(func)
-    rng = np.random.default_rng(8021)
+    rng = check_rng("check_kde_log_density")
     for n_features in (2, 1, 3):
         X_train, X_eval, bandwidth = _kde_problem(rng, n_features)
         expected = _kde_reference(X_train, X_eval, bandwidth)
@@ -160,7 +161,8 @@ def check_kde_loo_log_likelihood(func):
     Scoring a kernel density estimate on its own training points is optimistic: each point sits
     on its own kernel. The leave-one-out log-likelihood scores each point :math:`x_n` by the
     estimate built from the *other* :math:`N - 1` points,
-    :math:`\\frac1N \\sum_n \\log \\frac{1}{N-1} \\sum_{m \\ne n} \\mathcal{N}(x_n \\mid x_m, h^2 I)`,
+    :math:`\\frac1N \\sum_n \\log \\frac{1}{N-1} \\sum_{m \\ne n}
+    \\mathcal{N}(x_n \\mid x_m, h^2 I)`,
     a single number (higher is better).
 
     Parameters
@@ -194,7 +196,7 @@ def check_kde_loo_log_likelihood(func):
     Correct! your leave-one-out log-likelihood is right on 3 data sets, in 1, 2 and 3 dimensions.
     """
     name = _name(func)
-    rng = np.random.default_rng(8022)
+    rng = check_rng("check_kde_loo_log_likelihood")
     for n_features in (2, 1, 3):
         X, _, bandwidth = _kde_problem(rng, n_features)
         per_point = _kde_reference(X, X, bandwidth, keep_self=False)
@@ -267,7 +269,7 @@ def check_log_density_grid(func):
     Correct! your grid holds log p(x) at every grid point, in the shape of xx and yy.
     """
     name = _name(func)
-    rng = np.random.default_rng(8023)
+    rng = check_rng("check_log_density_grid")
     model, X_train = _fitted_problem(rng)
     lo, hi = X_train.min(axis=0), X_train.max(axis=0)
     n_x, n_y = int(rng.integers(20, 40)), int(rng.integers(41, 60))  # never square

@@ -20,6 +20,7 @@ import numpy as np
 from ._core import (
     as_number,
     call_reader_function,
+    check_rng,
     fail,
     matches,
     passed,
@@ -119,7 +120,7 @@ def _criterion_hint(name, got, ll, p, n, penalty):
 
 def _check_criterion(func, penalty):
     name = getattr(func, "__name__", None) or type(func).__name__
-    rng = np.random.default_rng()
+    rng = check_rng("check_bic" if penalty == "BIC" else "check_aic")
     for trial in range(_N_TRIALS + 1):
         if trial < _N_TRIALS:
             ll, p, n = _random_problem(rng)
@@ -321,7 +322,7 @@ def check_best_merge(func):
     Correct! ...
     """
     name = getattr(func, "__name__", None) or type(func).__name__
-    rng = np.random.default_rng(7011)
+    rng = check_rng("check_best_merge")
     for with_zeros in (False, True, True):
         resp, best, wrong = _random_merge_problem(rng, with_zeros)
         n_components = resp.shape[1]
@@ -336,7 +337,8 @@ def check_best_merge(func):
                  f"{n_components - 1}.")
         if got == wrong["smallest"]:
             fail(f"`{name}` returned the merge that lowers the entropy the LEAST. Take the pair "
-                 "with the largest decrease (entropy before minus entropy after), `max`, not `min`.")
+                 "with the largest decrease (entropy before minus entropy after): `max`, not "
+                 "`min`.")
         if got == wrong["overlap"]:
             fail(f"`{name}` returned the pair with the largest overlap sum_n gamma_nj gamma_nk. A "
                  "plausible rule, but not the one asked for: compare the entropy of resp before "
@@ -453,7 +455,7 @@ def check_cv_log_likelihood(func):
     from .. import GaussianMixture
 
     name = getattr(func, "__name__", None) or type(func).__name__
-    rng = np.random.default_rng(7012)
+    rng = check_rng("check_cv_log_likelihood")
     cases = [("full", 2, 5, 0), ("diag", 3, 4, int(rng.integers(1, 1000)))]
     for covariance_type, n_components, n_splits, random_state in cases:
         X = _cv_problem(rng)
