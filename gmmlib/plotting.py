@@ -68,11 +68,11 @@ def use_book_style():
     - figures are 6.4 x 4 inches at 100 dpi, saved with a tight bounding box;
     - the top and right spines are hidden, and images use the ``viridis`` colour map.
 
-    In a Jupyter kernel it also makes the inline backend send "retina" figures: PNGs with twice
-    the pixels in each direction, tagged with their display size, so they stay sharp on
-    high-density screens. MyST-NB copies that size into the book's ``<img>`` tags, so a figure
-    shows at the same size as before, only sharper. Outside a kernel (scripts, tests) only
-    ``rcParams`` change.
+    In a Jupyter kernel it also shows figures as "retina" PNGs: twice the pixels in each direction,
+    tagged with their display width, so they stay sharp on high-density screens. MyST-NB copies
+    that width into the book's ``<img>`` tags, so a figure shows at its usual size, only sharper,
+    and narrows with its proportions kept on a narrow page. Outside a kernel (scripts, tests)
+    only ``rcParams`` change.
 
     Nothing happens when :mod:`gmmlib.plotting` is merely imported. Calling it twice is harmless.
     Introduced in {ref}`ch-quick-tour`.
@@ -98,7 +98,13 @@ def use_book_style():
 
 
 def _use_retina_figures():
-    """Ask the inline backend of a running Jupyter kernel for double-resolution PNGs."""
+    """In a running Jupyter kernel, show figures as double-resolution PNGs of their normal width.
+
+    The PNG has twice the pixels in each direction and carries only its display *width* as
+    metadata: MyST-NB copies that into the book's ``<img>`` style, and the browser derives the
+    height from the picture. (IPython's own "retina" format also fixes the height, and a fixed
+    height distorts a figure that the page narrows to fit.)
+    """
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython comes with the book's extra
@@ -106,12 +112,27 @@ def _use_retina_figures():
     shell = get_ipython()
     if shell is None or not hasattr(shell, "kernel"):
         return
-    from matplotlib_inline.config import InlineBackend
+    from matplotlib.figure import Figure
 
-    # Through the backend's configuration rather than the display formatters: the backend
-    # applies its configured formats when it starts (which may happen after this call, at the
-    # first figure) and re-applies them whenever the setting changes.
-    InlineBackend.instance(parent=shell).figure_formats = {"retina"}
+    # Importing the inline backend sets up its figure formatters now (it would otherwise do so
+    # at the first figure, replacing ours).
+    import matplotlib_inline.backend_inline  # noqa: F401
+
+    shell.display_formatter.formatters["image/png"].for_type(Figure, _retina_png)
+
+
+def _retina_png(figure):
+    """Base64 PNG at twice the figure's dpi, with its display width (pixels at the figure's dpi)."""
+    import base64
+    import io
+
+    if not figure.axes and not figure.lines and not figure.patches and not figure.images:
+        return None  # an empty figure shows nothing, as in Jupyter's own formatter
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=2 * figure.dpi, bbox_inches="tight")
+    png = buffer.getvalue()
+    pixel_width = int.from_bytes(png[16:20], "big")  # from the PNG header (IHDR)
+    return base64.b64encode(png).decode("ascii"), {"width": pixel_width // 2}
 
 
 def _get_ax(ax):

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from gmmlib.checks import SelfCheckError, check_boundary_points, check_mixture_moments
+from gmmlib.checks import (
+    SelfCheckError,
+    check_boundary_points,
+    check_mixture_moments,
+    check_sample_mixture,
+)
 from gmmlib.checks.mixture import boundary_reference, moments_reference
 
 
@@ -136,3 +141,63 @@ def test_check_mixture_moments_accepts_correct(capsys):
 def test_check_mixture_moments_rejects_wrong(func, match):
     with pytest.raises(SelfCheckError, match=match):
         check_mixture_moments(func)
+
+
+# ---------------------------------------------------------------------------------------------
+# check_sample_mixture
+# ---------------------------------------------------------------------------------------------
+
+def _noise_scale(covariances, covariance_type, z, eps, transform=np.sqrt, transpose=False):
+    if covariance_type == "full":
+        factors = np.linalg.cholesky(covariances)[z]
+        if transpose:
+            factors = np.swapaxes(factors, 1, 2)
+        return np.einsum("nij,nj->ni", factors, eps)
+    if covariance_type == "tied":
+        factor = np.linalg.cholesky(covariances)
+        return eps @ (factor if transpose else factor.T)
+    if covariance_type == "diag":
+        return eps * transform(covariances)[z]
+    return eps * transform(covariances)[z][:, None]
+
+
+def sample_correct(weights, means, covariances, covariance_type, n_samples, rng, **kwargs):
+    z = rng.choice(len(weights), size=n_samples, p=weights)
+    eps = rng.standard_normal((n_samples, means.shape[1]))
+    return means[z] + _noise_scale(covariances, covariance_type, z, eps, **kwargs), z
+
+
+def test_check_sample_mixture_accepts_correct(capsys):
+    check_sample_mixture(sample_correct)
+    assert capsys.readouterr().out.startswith("Correct!")
+
+
+@pytest.mark.parametrize(
+    "func, match",
+    [
+        (lambda w, m, c, t, n, rng: sample_correct(np.full(len(w), 1 / len(w)), m, c, t, n, rng),
+         r"chosen uniformly"),
+        (lambda w, m, c, t, n, rng: sample_correct(w, m, c, t, n, rng, transform=lambda v: v),
+         r"SQUARED variances|Sigma @ Sigma"),
+        (lambda w, m, c, t, n, rng: sample_correct(w, m, c, t, n, rng, transpose=True),
+         r"L\^T L"),
+        (lambda w, m, c, t, n, rng: (sample_correct(w, m, c, t, n, rng)[0],
+                                     rng.permutation(sample_correct(w, m, c, t, n, rng)[1])),
+         r"do not have mean|covariance"),
+        (lambda w, m, c, t, n, rng: sample_correct(w, m, c, t, n, rng)[0], r"two things"),
+    ],
+)
+def test_check_sample_mixture_rejects_wrong(func, match):
+    with pytest.raises(SelfCheckError, match=match):
+        check_sample_mixture(func)
+
+
+def test_check_sample_mixture_reports_a_sampler_that_only_knows_full_covariances():
+    def full_only(weights, means, covariances, covariance_type, n_samples, rng):
+        z = rng.choice(len(weights), size=n_samples, p=weights)
+        factors = np.linalg.cholesky(covariances)
+        eps = rng.standard_normal((n_samples, means.shape[1]))
+        return means[z] + np.einsum("nij,nj->ni", factors[z], eps), z
+
+    with pytest.raises(SelfCheckError, match="tied|stopped with an error"):
+        check_sample_mixture(full_only)

@@ -4,8 +4,10 @@
   are equal: the roots of a quadratic, zero, one or two of them.
 - :func:`check_mixture_moments` -- the mean and the covariance of a Gaussian mixture, by the laws
   of total expectation and total variance.
+- :func:`check_sample_mixture` -- ancestral sampling for the four covariance types: choose a
+  component with probability :math:`\\pi_k`, then draw from its Gaussian.
 
-Both call the reader's function on a fixed set of seeded random problems (including the special
+All call the reader's function on a fixed set of seeded random problems (including the special
 cases: equal variances, a component that never wins), compare the result with a reference, and
 either print a short success message or raise :class:`~gmmlib.checks.SelfCheckError` saying in
 plain words what looks wrong.
@@ -15,7 +17,9 @@ import numpy as np
 
 from ._core import call_reader_function, check_rng, fail, passed, self_check
 
-__all__ = ["check_boundary_points", "check_mixture_moments"]
+__all__ = ["check_boundary_points", "check_mixture_moments", "check_sample_mixture"]
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,3 +233,180 @@ def check_mixture_moments(func):
         fail("the covariance is not right: it is sum_k pi_k Sigma_k + sum_k pi_k (mu_k - mu)"
              "(mu_k - mu)^T.")
     passed(f"your mixture mean and covariance are right on {n_trials} random mixtures.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Ancestral sampling, four covariance types
+# ---------------------------------------------------------------------------------------------
+
+# Statistical tolerance of check_sample_mixture, in standard errors. With a few hundred statistics
+# per call, a correct sampler fails by chance with probability below 1e-6; the inputs are
+# seeded, so a given sampler gets the same verdict every time.
+_N_SIGMA = 6.0
+
+
+def _full_covariances(covariances, covariance_type, n_components, n_features):
+    """The (K, D, D) matrices that scikit-learn's shapes for ``covariance_type`` stand for."""
+    if covariance_type == "full":
+        return covariances
+    if covariance_type == "tied":
+        return np.broadcast_to(covariances, (n_components, n_features, n_features))
+    if covariance_type == "diag":
+        return np.stack([np.diag(v) for v in covariances])
+    return covariances[:, None, None] * np.eye(n_features)
+
+
+def _stored_covariances(full, covariance_type):
+    """Full (K, D, D) matrices in the shape scikit-learn stores for ``covariance_type``."""
+    if covariance_type == "full":
+        return full
+    if covariance_type == "tied":
+        return full[0]
+    if covariance_type == "diag":
+        return np.diagonal(full, axis1=1, axis2=2).copy()
+    return full[:, 0, 0].copy()
+
+
+def _random_sampling_problem(rng, covariance_type):
+    n_components, n_features = int(rng.integers(2, 5)), int(rng.integers(2, 4))
+    weights = rng.permutation(np.linspace(1.0, 3.0, n_components))
+    weights /= weights.sum()
+    means = rng.normal(scale=4.0, size=(n_components, n_features))
+    # Variances far from 1, so that Sigma, Sigma squared and the identity are far apart; full
+    # and tied matrices are elongated and tilted, so that L L^T and L^T L differ too.
+    if covariance_type in ("full", "tied"):
+        full = []
+        for _ in range(n_components if covariance_type == "full" else 1):
+            q, _ = np.linalg.qr(rng.normal(size=(n_features, n_features)))
+            eigenvalues = rng.permutation(np.r_[rng.uniform(0.3, 0.6),
+                                                rng.uniform(4.0, 6.0, size=n_features - 1)])
+            full.append((q * eigenvalues) @ q.T)
+        full = np.array(full * (n_components if covariance_type == "tied" else 1))
+        full = (full + np.swapaxes(full, 1, 2)) / 2
+    elif covariance_type == "diag":
+        full = np.stack([np.diag(rng.uniform(2.0, 5.0, size=n_features))
+                         for _ in range(n_components)])
+    else:
+        full = rng.uniform(2.0, 5.0, size=n_components)[:, None, None] * np.eye(n_features)
+    return weights, means, _stored_covariances(full, covariance_type), full
+
+
+def _as_samples(result, n_samples, n_features, n_components):
+    """Split the reader's result into X (n_samples, n_features) and z (n_samples,) or fail."""
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        fail("your function should return two things, the points and the component each point "
+             "came from: `return X, z`, with X of shape (n_samples, D) and z of shape "
+             f"(n_samples,). It returned {type(result).__name__} instead.")
+    X, z = result
+    try:
+        X = np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        fail("the first thing your function returns, X, should be a NumPy array of numbers.")
+    if X.shape != (n_samples, n_features):
+        hint = " It looks transposed: put one sample per row." if X.shape == (n_features, n_samples) else ""
+        fail(f"X has shape {X.shape}, but for n_samples={n_samples} points in D={n_features} "
+             f"dimensions it should have shape ({n_samples}, {n_features}).{hint}")
+    if not np.all(np.isfinite(X)):
+        fail("X contains NaN or infinite values: every sample should be a finite number.")
+    z = np.asarray(z)
+    if z.shape != (n_samples,):
+        fail(f"z has shape {z.shape}, but it should hold one component label per point: shape "
+             f"({n_samples},). Choose a component for each point: "
+             "`rng.choice(K, size=n_samples, p=weights)`.")
+    if not np.issubdtype(z.dtype, np.number) or not np.array_equal(z, np.round(z)):
+        fail("z should hold whole-number component labels 0, 1, ..., K-1.")
+    z = z.astype(int)
+    if z.min() < 0 or z.max() >= n_components:
+        fail(f"z should hold component labels between 0 and K-1 = {n_components - 1}, but it holds "
+             f"values from {z.min()} to {z.max()}.")
+    return X, z
+
+
+def _covariance_matches(S, target, n_k):
+    """Is the sample covariance S within sampling error of the covariance ``target``?"""
+    variances = np.diag(target)
+    standard_error = np.sqrt((np.outer(variances, variances) + target**2) / n_k)
+    return bool(np.all(np.abs(S - target) <= _N_SIGMA * standard_error))
+
+
+def _check_one_sample(func, rng, covariance_type):
+    weights, means, covariances, full = _random_sampling_problem(rng, covariance_type)
+    n_components, n_features = means.shape
+    n_samples = int(rng.integers(15_000, 25_001))
+    reader_rng = np.random.default_rng(rng.integers(2**32))
+    result = call_reader_function(func, weights, means, covariances, covariance_type, n_samples,
+                                  reader_rng)
+    X, z = _as_samples(result, n_samples, n_features, n_components)
+    where = f' (covariance_type="{covariance_type}")'
+
+    frequencies = np.bincount(z, minlength=n_components) / n_samples
+    standard_error = np.sqrt(weights * (1 - weights) / n_samples)
+    if np.any(np.abs(frequencies - weights) > _N_SIGMA * standard_error):
+        uniform = np.full(n_components, 1 / n_components)
+        if np.all(np.abs(frequencies - uniform) <= _N_SIGMA * np.sqrt(uniform * (1 - uniform) / n_samples)):
+            fail(f"the components were chosen uniformly, ignoring the weights "
+                 f"{np.round(weights, 3).tolist()}. Choose component k with probability pi_k: "
+                 "`rng.choice(K, size=n_samples, p=weights)`." + where)
+        k = int(np.argmax(np.abs(frequencies - weights) / standard_error))
+        fail(f"component {k} was chosen for {frequencies[k]:.1%} of the points, but its weight is "
+             f"{weights[k]:.1%}: far more than sampling error." + where)
+
+    for k in range(n_components):
+        Xk = X[z == k]
+        n_k = len(Xk)
+        Sigma = full[k]
+        if np.any(np.abs(Xk.mean(axis=0) - means[k]) > _N_SIGMA * np.sqrt(np.diag(Sigma) / n_k)):
+            fail(f"the points labelled z = {k} do not have mean mu_{k}: add the chosen component's "
+                 "mean, `means[z]`, to every point, and return the labels you used." + where)
+        S = np.cov(Xk, rowvar=False, bias=True)
+        if _covariance_matches(S, Sigma, n_k):
+            continue
+        if _covariance_matches(S, Sigma @ Sigma, n_k):
+            if covariance_type in ("diag", "spherical"):
+                fail(f"the points of component {k} have the SQUARED variances: for "
+                     f'"{covariance_type}" the stored numbers are variances, so multiply the '
+                     "standard-normal draws by their square roots." + where)
+            fail(f"the points of component {k} have covariance Sigma @ Sigma: multiply the "
+                 "standard-normal draws by the Cholesky factor L of Sigma, not by Sigma." + where)
+        L = np.linalg.cholesky(Sigma)
+        if _covariance_matches(S, L.T @ L, n_k):
+            fail(f"the points of component {k} have covariance L^T L instead of L L^T: with one "
+                 "sample per row, multiply by L transposed, `eps @ L.T`." + where)
+        if _covariance_matches(S, np.eye(n_features), n_k):
+            fail(f"the points of component {k} have identity covariance: the standard-normal "
+                 "draws were not scaled at all." + where)
+        fail(f"the points of component {k} have sample covariance {np.round(S, 2).tolist()}, but "
+             f"the component's covariance is {np.round(Sigma, 2).tolist()}." + where)
+
+
+@self_check
+def check_sample_mixture(func):
+    """Check a reader's ancestral sampler for the four covariance types.
+
+    ``func(weights, means, covariances, covariance_type, n_samples, rng)`` must return
+    ``(X, z)``: the samples, shape ``(n_samples, D)``, and the component each was drawn from,
+    shape ``(n_samples,)``, drawing from the generator ``rng``. ``covariances`` has scikit-learn's
+    shape for ``covariance_type``: (K, D, D) for ``"full"``, (D, D) for ``"tied"``, (K, D) for
+    ``"diag"`` and (K,) for ``"spherical"``. For each type the check draws a random mixture (2-4
+    components in 2-3 dimensions, 15,000 to 25,000 samples) and tests, within sampling error,
+    that component ``k`` is chosen with frequency ``weights[k]`` and that its points have the
+    right mean and covariance.
+
+    Parameters
+    ----------
+    func : callable
+        The reader's sampler.
+
+    Raises
+    ------
+    SelfCheckError
+        Saying in plain words what is wrong (the weights ignored, variances used as standard
+        deviations, the covariance instead of its Cholesky factor, a transposed factor, ...).
+
+    Introduced in {ref}`ch-mixture-model`, Exercise ``ch03_ex5``.
+    """
+    rng = check_rng("check_sample_mixture")
+    for covariance_type in COVARIANCE_TYPES:
+        _check_one_sample(func, rng, covariance_type)
+    passed("your sampler chooses each component with probability pi_k and draws its points with "
+           "the right mean and covariance, for all four covariance types (within sampling error).")

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 from scipy.spatial.distance import cdist
 
-from ._core import call_reader_function, check_rng, fail, passed, self_check
+from ._core import as_number, call_reader_function, check_rng, fail, passed, self_check
 
 __all__ = ["check_log_pdf", "check_mahalanobis", "check_fit_spherical", "check_ellipse_coverage"]
 
@@ -351,13 +351,8 @@ def check_ellipse_coverage(func):
             n_std = float(n_std_choice)
         expected = float(np.mean(distances <= n_std))
         result = call_reader_function(func, X, n_std)
-        if np.ndim(result) != 0:
-            fail(f"your function should return one number, the fraction of points inside the "
-                 f"ellipse, but it returned an array of shape {np.shape(result)}.")
-        try:
-            got = float(result)
-        except (TypeError, ValueError):
-            fail(f"your function should return a number, but it returned a {type(result).__name__}.")
+        got = as_number("ellipse_coverage(X, n_std)", result,
+                        hint="Return the fraction of the points inside the ellipse.")
         trials += 1
         if abs(got - expected) < 1e-12:
             continue
