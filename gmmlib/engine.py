@@ -61,6 +61,7 @@ __all__ = [
     "Workspace",
     "chunk_rows",
     "chunk_rows_output",
+    "checked_sample_weight",
     "chunk_statistics",
     "covariance_shape",
     "covariances_from_factors",
@@ -728,15 +729,29 @@ def _centred_scatter(X_chunk, sample_weight, centre, origin, covariance_type, me
 # Data sources
 
 
-def _validated_weights(sample_weight, n_samples):
+def checked_sample_weight(sample_weight, n_samples):
+    """Sample weights as float64 of shape (n_samples,), or None; a scalar applies to all.
+
+    Raises a ValueError, in plain words, for weights that are not numbers, of the wrong shape,
+    not finite, negative, or all zero.
+    """
     if sample_weight is None:
         return None
-    weights = np.asarray(sample_weight, dtype=np.float64)
+    weights = np.asarray(sample_weight)
+    if weights.ndim == 0:
+        weights = np.full(n_samples, weights)
+    if weights.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight must hold numbers; it has dtype {weights.dtype}.")
+    weights = weights.astype(np.float64)
     if weights.shape != (n_samples,):
-        raise ValueError(
-            f"sample_weight must have one weight per sample, shape ({n_samples},); "
-            f"got shape {weights.shape}."
-        )
+        raise ValueError(f"sample_weight must have one weight per sample, shape ({n_samples},); "
+                         f"it has shape {weights.shape}.")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("sample_weight must be finite: it contains NaN or infinity.")
+    if np.any(weights < 0):
+        raise ValueError(f"sample_weight must be non-negative; the smallest is {weights.min():g}.")
+    if not weights.sum() > 0:
+        raise ValueError("sample_weight must not be all zero.")
     return weights
 
 
@@ -748,7 +763,8 @@ class Rows:
     X : ndarray or numpy.memmap of shape (n_samples, n_features)
         Validated data (float32 or float64). It is never copied: every pass reads it chunk by
         chunk, so a memory map is read from disk as the pass goes.
-    sample_weight : ndarray of shape (n_samples,), optional
+    sample_weight : array-like of shape (n_samples,), optional
+        Checked by :func:`checked_sample_weight`.
     centre : ndarray of shape (n_features,), optional
         The point the statistics are taken about; by default the (weighted) mean of ``X``.
     """
@@ -756,7 +772,7 @@ class Rows:
     def __init__(self, X, sample_weight=None, centre=None):
         self.X = X
         self.n_samples, self.n_features = X.shape
-        self.sample_weight = _validated_weights(sample_weight, self.n_samples)
+        self.sample_weight = checked_sample_weight(sample_weight, self.n_samples)
         if centre is None:
             centre = self._mean()
         self.centre = np.asarray(centre, dtype=np.float64)

@@ -19,15 +19,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
 from . import engine as eng
-from ._base import (
-    INIT_PARAMS,
-    checked_sample_weight,
-    jobs,
-    number,
-    one_of,
-    seed,
-    whole_number,
-)
+from ._base import INIT_PARAMS
+from ._validation import jobs, number, one_of, seed, whole_number
 from .mixture import GaussianMixture
 from .scaling import init_sample_indices
 
@@ -227,7 +220,7 @@ class MiniBatchGaussianMixture(GaussianMixture):
         if first:
             self._check_parameters()
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first)
-        sample_weight = checked_sample_weight(sample_weight, X.shape[0])
+        sample_weight = eng.checked_sample_weight(sample_weight, X.shape[0])
         with self._engine(X.shape[1]) as engine:
             if first:
                 self._begin(engine, X, sample_weight, np.average(X, axis=0, weights=sample_weight))

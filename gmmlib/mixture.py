@@ -10,10 +10,9 @@ import math
 
 import numpy as np
 from . import engine as eng
-from ._base import (
-    INIT_PARAMS,
+from ._base import INIT_PARAMS, MixtureBase
+from ._validation import (
     InvalidParameterError,
-    MixtureBase,
     checked_means_init,
     checked_precisions_init,
     checked_weights_init,

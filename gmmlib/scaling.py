@@ -33,7 +33,6 @@ import numpy as np
 from sklearn.utils import check_array
 
 from . import engine as eng
-from ._base import INIT_SAMPLE_SIZE, checked_sample_weight
 
 __all__ = [
     "INIT_SAMPLE_SIZE",
@@ -47,6 +46,10 @@ __all__ = [
 
 #: Rows per chunk of EM's passes: :func:`gmmlib.engine.chunk_rows` (the same rule everywhere).
 default_chunk_size = eng.chunk_rows
+
+#: Largest number of rows the streamed fits (``fit_chunks``, Dask arrays) initialise on; see
+#: :func:`init_sample_indices`.
+INIT_SAMPLE_SIZE = 20_000
 
 
 ###############################################################################
@@ -359,7 +362,7 @@ def dask_source(X, sample_weight, model):
         if smallest < 0 or not finite:
             raise ValueError("sample_weight must be finite and non-negative.")
     else:
-        weights = checked_sample_weight(sample_weight, n_samples)
+        weights = eng.checked_sample_weight(sample_weight, n_samples)
     if _distributed_client() is not None:
         X = X.persist()
         if isinstance(weights, da.Array):

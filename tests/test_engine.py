@@ -355,3 +355,13 @@ def test_scoring_wide_full_models_with_one_job_leaves_blas_threads_alone():
     assert engine.Engine("full", 10, 16).pins_blas
     assert engine.Engine("full", 10, 64, n_jobs=2).pins_blas
     assert engine.Engine("diag", 10, 64).pins_blas
+
+
+def test_verbose_reports_starts_iterations_and_the_end(capsys):
+    X = _overlapping_5d(n=500)
+    quiet_fit(GaussianMixture(3, n_init=2, max_iter=4, tol=0, verbose=2, verbose_interval=2,
+                              random_state=0), X)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Start 1 of 2" and "Start 2 of 2" in lines
+    assert sum(line.strip().startswith("iteration 2: bound") for line in lines) == 2
+    assert sum("stopped without converging after 4 iterations" in line for line in lines) == 2
