@@ -6,8 +6,10 @@ Its estimator, :class:`gmmlib.GaussianMixture`, is a drop-in replacement for
 so the chapters can call the same code they explain:
 
 - :mod:`gmmlib.gaussian` -- one Gaussian: log-density via Cholesky, maximum likelihood, sampling.
-- :mod:`gmmlib.em` -- the E-step, the M-step and the log-likelihood of a mixture.
-- :mod:`gmmlib.model_selection` -- parameter counts, AIC/BIC and sweeps over the number of components.
+- :mod:`gmmlib.em` -- the E-step, the M-step and the log-likelihood of a mixture, as derived.
+- :mod:`gmmlib.engine` -- the fast EM engine behind every estimator (sufficient statistics).
+- :mod:`gmmlib.model_selection` -- parameter counts, AIC/BIC/ICL and sweeps over the number of components.
+- :mod:`gmmlib.anomaly` -- anomaly detection: a scaler and a mixture in one pipeline, trimmed refits.
 - :mod:`gmmlib.plotting` -- the book's figure style, ellipses, densities and image grids.
 - :mod:`gmmlib.datasets` -- the data sets the chapters use.
 - :mod:`gmmlib.checks` -- self-checks for the exercises.
@@ -15,7 +17,7 @@ so the chapters can call the same code they explain:
   :class:`gmmlib.MiniBatchGaussianMixture`, online EM).
 """
 
-from . import checks, datasets, em, gaussian, model_selection, plotting
+from . import anomaly, checks, datasets, em, engine, gaussian, model_selection, plotting
 from .minibatch import MiniBatchGaussianMixture
 from .mixture import GaussianMixture
 
@@ -24,9 +26,11 @@ __version__ = "0.1.0"
 __all__ = [
     "GaussianMixture",
     "MiniBatchGaussianMixture",
+    "anomaly",
     "checks",
     "datasets",
     "em",
+    "engine",
     "gaussian",
     "model_selection",
     "plotting",
