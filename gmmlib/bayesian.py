@@ -54,6 +54,10 @@ __all__ = [
     "expected_log_weights",
     "expected_weights",
     "lower_bound",
+    "MapEMResult",
+    "default_map_prior",
+    "map_covariances",
+    "map_em",
     "prior_from_data",
     "update_posterior",
     "update_weight_concentration",
@@ -545,6 +549,154 @@ def lower_bound(entropy, posterior, weight_prior_type, covariance_type, n_featur
 
     gaussian = -0.5 * n_features * np.sum(np.log(posterior.mean_precision))
     return float(entropy - wishart_total + log_weight_normaliser + gaussian)
+
+
+###############################################################################
+# MAP-EM: point estimates with a conjugate prior on the covariances
+
+
+@dataclass
+class MapEMResult:
+    """What :func:`map_em` returns.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (K,)
+    means : ndarray of shape (K, D)
+    covariances : ndarray of shape (K, D, D)
+    log_posteriors : list of float
+        ``log p(X | theta) + log p(Sigma)`` (up to the prior's normaliser, which is fixed)
+        of the parameters before each M-step, as ``lower_bounds_`` records for EM.
+    n_iter : int
+    converged : bool
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    log_posteriors: list
+    n_iter: int
+    converged: bool
+
+
+def map_covariances(nk, scatter, covariance_prior, degrees_of_freedom_prior):
+    """The M-step of full covariances under an inverse-Wishart prior ``IW(Psi_0, nu_0)``.
+
+    Maximising ``sum_n r_nk log N(x_n | mu_k, Sigma_k) + log IW(Sigma_k | Psi_0, nu_0)`` gives
+
+    ``Sigma_k = (Psi_0 + N_k S_k) / (nu_0 + N_k + D + 1)``:
+
+    the prior adds ``Psi_0`` as the scatter of ``nu_0 + D + 1`` pseudo-points. Unlike a fixed
+    ``reg_covar``, the correction is in the data's units and fades as ``N_k`` grows.
+
+    Parameters
+    ----------
+    nk : ndarray of shape (K,)
+        Expected counts ``N_k``.
+    scatter : ndarray of shape (K, D, D)
+        ``S_k``, the EM M-step's covariances (no ``reg_covar``).
+    covariance_prior : ndarray of shape (D, D)
+        ``Psi_0``.
+    degrees_of_freedom_prior : float
+        ``nu_0 > D - 1``.
+
+    Returns
+    -------
+    ndarray of shape (K, D, D)
+    """
+    n_features = scatter.shape[-1]
+    pseudo = degrees_of_freedom_prior + n_features + 1.0
+    return (covariance_prior + nk[:, np.newaxis, np.newaxis] * scatter) / (
+        (pseudo + nk)[:, np.newaxis, np.newaxis]
+    )
+
+
+def default_map_prior(X, n_components):
+    """Fraley and Raftery's (2007) default prior for MAP-EM: ``Psi_0`` and ``nu_0``.
+
+    ``nu_0 = D + 2`` and ``Psi_0 = cov(X) / K^(2 / D)``: each component is expected to cover a
+    ``1 / K`` share of the data's volume.
+
+    Returns
+    -------
+    covariance_prior : ndarray of shape (D, D)
+    degrees_of_freedom_prior : float
+    """
+    n_features = X.shape[1]
+    spread = np.atleast_2d(np.cov(X.T))
+    return spread / n_components ** (2.0 / n_features), n_features + 2.0
+
+
+def _log_inverse_wishart_kernel(covariances, covariance_prior, dof):
+    """``sum_k log IW(Sigma_k | Psi_0, nu_0)`` without the normaliser (which never changes)."""
+    n_features = covariances.shape[-1]
+    _, log_det = np.linalg.slogdet(covariances)
+    traces = np.einsum("ij,kji->k", covariance_prior, np.linalg.inv(covariances))
+    return float(np.sum(-0.5 * (dof + n_features + 1) * log_det - 0.5 * traces))
+
+
+def map_em(X, n_components, *, covariance_prior=None, degrees_of_freedom_prior=None,
+           max_iter=200, tol=1e-6, random_state=0):
+    """EM for the maximum a posteriori (MAP) fit of a full-covariance mixture.
+
+    The E-step is EM's; the M-step keeps EM's weights and means and replaces the covariances by
+    :func:`map_covariances`. Each iteration increases ``log p(X | theta) + log p(Sigma)``,
+    which, unlike the likelihood, is bounded: a component cannot collapse onto a point.
+    Introduced in {ref}`ch-bayesian-mixtures`.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_components : int
+    covariance_prior : array-like of shape (n_features, n_features), optional
+        ``Psi_0``; default from :func:`default_map_prior`.
+    degrees_of_freedom_prior : float, optional
+        ``nu_0 > n_features - 1``; default ``n_features + 2``.
+    max_iter : int, default=200
+    tol : float, default=1e-6
+        Stop when the log-posterior per sample changes by less than this.
+    random_state : int, default=0
+        Seed of the k-means start.
+
+    Returns
+    -------
+    MapEMResult
+    """
+    from sklearn.cluster import KMeans
+
+    from . import em
+
+    X = check_array(X, dtype=np.float64, ensure_min_samples=2)
+    n_samples, n_features = X.shape
+    default_psi, default_dof = default_map_prior(X, n_components)
+    psi = default_psi if covariance_prior is None else np.asarray(covariance_prior, dtype=float)
+    dof = default_dof if degrees_of_freedom_prior is None else float(degrees_of_freedom_prior)
+    if dof <= n_features - 1:
+        raise ValueError(
+            f"degrees_of_freedom_prior must be greater than n_features - 1 = {n_features - 1}."
+        )
+
+    def m_step(resp):
+        weights, means, scatter = em.m_step(X, resp)
+        return weights, means, map_covariances(weights * n_samples, scatter, psi, dof)
+
+    with est.openmp_single_thread():
+        labels = KMeans(n_components, n_init=1, random_state=random_state).fit(X).labels_
+    weights, means, covariances = m_step(np.eye(n_components)[labels])
+    log_posteriors = []
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        log_joint = em.log_component_densities(X, means, covariances) + np.log(weights)
+        log_px = est.logsumexp_rows(log_joint)
+        log_posteriors.append(float(
+            (np.sum(log_px) + _log_inverse_wishart_kernel(covariances, psi, dof)) / n_samples
+        ))
+        weights, means, covariances = m_step(np.exp(log_joint - log_px[:, np.newaxis]))
+        if n_iter > 1 and abs(log_posteriors[-1] - log_posteriors[-2]) < tol:
+            converged = True
+            break
+    return MapEMResult(weights, means, covariances, log_posteriors, n_iter, converged)
 
 
 ###############################################################################

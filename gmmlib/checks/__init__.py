@@ -7,6 +7,7 @@ with a reference computed by :mod:`gmmlib`, and either prints a short success me
 
 from ._core import SelfCheckError
 from .anomaly import *  # noqa: F401,F403
+from .bayesian import *  # noqa: F401,F403
 from .covariance import *  # noqa: F401,F403
 from .density import *  # noqa: F401,F403
 from .digits import *  # noqa: F401,F403
