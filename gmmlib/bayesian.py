@@ -37,6 +37,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _estimation as est
+from . import _fast
 from .mixture import (
     INIT_PARAMS,
     GaussianMixture,
@@ -121,8 +122,7 @@ def _positive_number(value, name):
         or value <= 0
     ):
         raise InvalidParameterError(
-            f"The '{name}' parameter of BayesianGaussianMixture must be None or a float > 0. "
-            f"Got {value!r} instead."
+            f"BayesianGaussianMixture: {name} must be None or a float > 0, but got {value!r}."
         )
     return float(value)
 
@@ -477,17 +477,44 @@ def e_step_offsets(posterior, weight_prior_type, n_features):
     )
 
 
+_ROWS_PER_BLOCK = 4096
+
+
+def _log_gaussian(X, means, factors, covariance_type):
+    """``log N(x_n | m_k, (U_k U_k^T)^{-1})`` for all samples and components.
+
+    For 'full' and 'tied' the K factors are laid side by side, so that one product per block of
+    rows gives ``U_k^T x_n`` for every k (instead of one pass over the data per component);
+    blocks of rows keep the (rows, K D) temporary small. 'diag' and 'spherical' are products
+    already.
+    """
+    if covariance_type not in ("full", "tied"):
+        return est.estimate_log_gaussian_prob(X, means, factors, covariance_type)
+    n_components, n_features = means.shape
+    if covariance_type == "tied":
+        factors = np.broadcast_to(factors, (n_components, n_features, n_features))
+    side_by_side = np.transpose(factors, (1, 0, 2)).reshape(n_features, -1)  # (D, K D)
+    shifts = np.einsum("kd,kde->ke", means, factors).reshape(-1)  # m_k^T U_k, side by side
+    squared = np.empty((X.shape[0], n_components))
+    for start in range(0, X.shape[0], _ROWS_PER_BLOCK):
+        block = X[start : start + _ROWS_PER_BLOCK] @ side_by_side - shifts
+        squared[start : start + _ROWS_PER_BLOCK] = np.einsum(
+            "nkd,nkd->nk", *(block.reshape(-1, n_components, n_features),) * 2
+        )
+    log_det = est.compute_log_det_cholesky(factors if covariance_type == "full" else factors[0],
+                                           covariance_type, n_features)
+    return log_det - 0.5 * (n_features * math.log(2 * math.pi) + squared)
+
+
 def log_rho(X, posterior, weight_prior_type, covariance_type):
-    """``log rho_nk`` for every sample and component (the reference E-step).
+    """``log rho_nk`` for every sample and component (the E-step, per sample).
 
     Returns
     -------
     ndarray of shape (n_samples, n_components)
         Unnormalised log-responsibilities; normalising each row gives ``r_nk``.
     """
-    log_gauss = est.estimate_log_gaussian_prob(
-        X, posterior.means, posterior.precisions_cholesky, covariance_type
-    )
+    log_gauss = _log_gaussian(X, posterior.means, posterior.precisions_cholesky, covariance_type)
     return log_gauss + e_step_offsets(posterior, weight_prior_type, X.shape[1])
 
 
@@ -549,6 +576,70 @@ def lower_bound(entropy, posterior, weight_prior_type, covariance_type, n_featur
 
     gaussian = -0.5 * n_features * np.sum(np.log(posterior.mean_precision))
     return float(entropy - wishart_total + log_weight_normaliser + gaussian)
+
+
+###############################################################################
+# The fast pass over the data (statistics of the fused, chunked E-step)
+
+
+class _FusedSweep:
+    """Variational E-step plus EM moments in one fused pass, on :class:`gmmlib._fast.FusedEM`.
+
+    The fused engine sums, chunk by chunk, the responsibility-weighted counts and moments of
+    ``log rho_nk = a_k - |U_k^T (x_n - m_k)|^2 / 2``; it takes the per-component constants as
+    log-weights, so the E-step offsets are passed as weights ``exp(offset - max offset)`` (the
+    common shift does not change the responsibilities, and offsets more than 700 below the
+    largest are clipped, where the responsibilities are below 1e-304 either way). The entropy
+    ``sum_n w_n sum_k r_nk log r_nk = sum_k sum_n w_n r_nk log rho_nk - sum_n w_n log sum_k
+    rho_nk`` comes from the same sums: the first term is ``N_k a_k`` minus half the expected
+    squared Mahalanobis distances, which the moments give exactly.
+    """
+
+    def __init__(self, X, covariance_type, reg_covar, n_components, sample_weight):
+        self.engine = _fast.FusedEM(X, covariance_type, reg_covar, n_components=n_components,
+                                    sample_weight=sample_weight)
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+
+    def __call__(self, posterior, offsets):
+        """Moments ``(N_k, xbar_k, S_k)`` of the responsibilities and their entropy term."""
+        shift = self.engine.shift
+        n_features = shift.shape[0]
+        top = np.max(offsets)
+        kept = np.maximum(offsets - top, -700.0)
+        stats = self.engine.statistics(np.exp(kept), posterior.means,
+                                       posterior.precisions_cholesky)
+        with est.blas_single_thread():
+            _, xbar, scatter = _fast.parameters_from_statistics(
+                stats, shift, self.covariance_type, self.reg_covar)
+        nk = stats.nk + 10 * np.finfo(np.float64).eps
+        log_det = est.compute_log_det_cholesky(posterior.precisions_cholesky,
+                                               self.covariance_type, n_features)
+        constants = kept + log_det - 0.5 * n_features * math.log(2 * math.pi)
+        distances = self._expected_distances(stats, posterior.means - shift,
+                                             posterior.precisions_cholesky)
+        log_rho_total = stats.nk @ constants - 0.5 * distances
+        entropy = -(log_rho_total - stats.log_likelihood)
+        return (nk, xbar, scatter), float(entropy)
+
+    def _expected_distances(self, stats, centred_means, factors):
+        """``sum_k sum_n w_n r_nk |U_k^T (x_n - m_k)|^2`` from the summed moments."""
+        m, sx, sxx, nk = centred_means, stats.sx, stats.sxx, stats.nk
+        kind = self.covariance_type
+        if kind == "full":
+            precisions = np.matmul(factors, np.swapaxes(factors, 1, 2))
+            pm = np.einsum("kij,kj->ki", precisions, m)
+            return float(np.einsum("kij,kij->", precisions, sxx)
+                         - 2 * np.einsum("ki,ki->", pm, sx) + np.einsum("k,ki,ki->", nk, pm, m))
+        if kind == "tied":
+            precision = factors @ factors.T
+            pm = m @ precision
+            return float(np.sum(precision * sxx) - 2 * np.sum(pm * sx)
+                         + np.einsum("k,ki,ki->", nk, pm, m))
+        p = factors**2
+        if kind == "diag":
+            return float(np.sum(p * (sxx - 2 * m * sx + nk[:, np.newaxis] * m * m)))
+        return float(np.sum(p * (sxx - 2 * np.sum(m * sx, axis=1) + nk * np.sum(m * m, axis=1))))
 
 
 ###############################################################################
@@ -667,7 +758,7 @@ def map_em(X, n_components, *, covariance_prior=None, degrees_of_freedom_prior=N
     from . import em
 
     X = check_array(X, dtype=np.float64, ensure_min_samples=2)
-    n_samples, n_features = X.shape
+    n_points, n_features = X.shape
     default_psi, default_dof = default_map_prior(X, n_components)
     psi = default_psi if covariance_prior is None else np.asarray(covariance_prior, dtype=float)
     dof = default_dof if degrees_of_freedom_prior is None else float(degrees_of_freedom_prior)
@@ -678,7 +769,7 @@ def map_em(X, n_components, *, covariance_prior=None, degrees_of_freedom_prior=N
 
     def m_step(resp):
         weights, means, scatter = em.m_step(X, resp)
-        return weights, means, map_covariances(weights * n_samples, scatter, psi, dof)
+        return weights, means, map_covariances(weights * n_points, scatter, psi, dof)
 
     with est.openmp_single_thread():
         labels = KMeans(n_components, n_init=1, random_state=random_state).fit(X).labels_
@@ -690,7 +781,7 @@ def map_em(X, n_components, *, covariance_prior=None, degrees_of_freedom_prior=N
         log_joint = em.log_component_densities(X, means, covariances) + np.log(weights)
         log_px = est.logsumexp_rows(log_joint)
         log_posteriors.append(float(
-            (np.sum(log_px) + _log_inverse_wishart_kernel(covariances, psi, dof)) / n_samples
+            (np.sum(log_px) + _log_inverse_wishart_kernel(covariances, psi, dof)) / n_points
         ))
         weights, means, covariances = m_step(np.exp(log_joint - log_px[:, np.newaxis]))
         if n_iter > 1 and abs(log_posteriors[-1] - log_posteriors[-2]) < tol:
@@ -706,8 +797,7 @@ def map_em(X, n_components, *, covariance_prior=None, degrees_of_freedom_prior=N
 def _require(ok, name, description, value):
     if not ok:
         raise InvalidParameterError(
-            f"The '{name}' parameter of BayesianGaussianMixture must be {description}. "
-            f"Got {value!r} instead."
+            f"BayesianGaussianMixture: {name} must be {description}, but got {value!r}."
         )
 
 
@@ -991,11 +1081,11 @@ default='dirichlet_process'
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=not continuing
         )
-        if X.shape[0] < self.n_components:
+        if len(X) < self.n_components:
             raise ValueError(
-                "Expected n_samples >= n_components but got "
-                f"n_components = {self.n_components}, n_samples = {X.shape[0]}. "
-                "Use fewer components or more data."
+                f"The data have {len(X)} samples, fewer than n_components = "
+                f"{self.n_components}: every component needs at least one. Use fewer "
+                "components or more data."
             )
         sample_weight = _check_sample_weight(sample_weight, X.shape[0])
         prior = prior_from_data(
@@ -1013,19 +1103,21 @@ default='dirichlet_process'
         self.degrees_of_freedom_prior_ = prior.degrees_of_freedom
         self.covariance_prior_ = prior.covariance
 
-        random_state = check_random_state(self.random_state)
+        sweep = self._sweep_function(X, sample_weight)
+        generator = check_random_state(self.random_state)
         best = None
-        for init in range(1 if continuing else self.n_init):
-            self._print_verbose_msg_init_beg(init)
+        for attempt in range(1 if continuing else self.n_init):
+            self._print_verbose_msg_init_beg(attempt)
             if continuing:
                 posterior, bound = self._fitted_posterior(), self.lower_bound_
             else:
                 # the same draws as GaussianMixture (and scikit-learn) for init_params
                 resp = GaussianMixture._initial_responsibilities(
-                    self, X, random_state, sample_weight
+                    self, X, generator, sample_weight
                 )
-                posterior, bound = self._m_step(X, resp, sample_weight, prior), -np.inf
-            run = self._iterate(X, posterior, bound, sample_weight, prior)
+                moments = self._initial_moments(X, resp, sample_weight)
+                posterior, bound = self._update(moments, prior), -np.inf
+            run = self._iterate(sweep, posterior, bound, prior, X.shape[1])
             # With max_iter=0 nothing is compared and the last initialisation is kept.
             if best is None or self.max_iter == 0 or run["bound"] > best["bound"]:
                 best = run
@@ -1046,19 +1138,40 @@ default='dirichlet_process'
         # A last E-step, so that fit_predict(X) equals fit(X).predict(X).
         return np.argmax(self._log_rho(X), axis=1)
 
-    def _iterate(self, X, posterior, bound, sample_weight, prior):
+    def _sweep_function(self, X, sample_weight):
+        """``sweep(posterior) -> (moments, entropy)``: the E-step and EM's moments, one pass.
+
+        float64 data (and weighted fits) take the fused, chunked pass of :class:`_FusedSweep`;
+        float32 data the plain one, which keeps scikit-learn's float32 arithmetic.
+        """
+        if self.max_iter > 0 and (X.dtype == np.float64 or sample_weight is not None):
+            fused = _FusedSweep(X, self.covariance_type, self.reg_covar, self.n_components,
+                                sample_weight)
+            prior_type = self.weight_concentration_prior_type
+            return lambda posterior: fused(
+                posterior, e_step_offsets(posterior, prior_type, X.shape[1])
+            )
+
+        def plain(posterior):
+            resp, entropy = self._e_step(X, posterior, sample_weight)
+            return self._moments(X, resp, sample_weight), entropy
+
+        return plain
+
+    def _iterate(self, sweep, posterior, bound, prior, n_features):
         """Variational E- and M-steps from ``posterior`` until convergence or ``max_iter``."""
         bounds = []
         history = [self._history_entry(posterior, np.nan)] if self.record_history else None
         converged = False
         n_iter = 0
-        for n_iter in range(1, self.max_iter + 1):
+        while n_iter < self.max_iter:
+            n_iter += 1
             previous = bound
-            resp, entropy = self._e_step(X, posterior, sample_weight)
-            posterior = self._m_step(X, resp, sample_weight, prior)
+            moments, entropy = sweep(posterior)
+            posterior = self._update(moments, prior)
             bound = lower_bound(
                 entropy, posterior, self.weight_concentration_prior_type,
-                self.covariance_type, X.shape[1],
+                self.covariance_type, n_features,
             )
             bounds.append(bound)
             if history is not None:
@@ -1083,14 +1196,36 @@ default='dirichlet_process'
         entropy = -(np.sum(per_sample) if sample_weight is None else sample_weight @ per_sample)
         return resp, entropy
 
-    def _m_step(self, X, resp, sample_weight, prior):
-        """The posterior from the responsibilities: EM's moments, then the prior added."""
+    def _moments(self, X, resp, sample_weight):
+        """EM's M-step moments ``(N_k, xbar_k, S_k)`` of the responsibilities."""
         if sample_weight is None:
-            moments = est.estimate_gaussian_parameters(X, resp, self.reg_covar,
-                                                       self.covariance_type)
-        else:
-            moments = _weighted_gaussian_parameters(X, resp, sample_weight, self.reg_covar,
+            return est.estimate_gaussian_parameters(X, resp, self.reg_covar,
                                                     self.covariance_type)
+        return _weighted_gaussian_parameters(X, resp, sample_weight, self.reg_covar,
+                                             self.covariance_type)
+
+    def _initial_moments(self, X, resp, sample_weight):
+        """EM's moments of the initial responsibilities.
+
+        The starts of ``init_params`` are hard or sparse (every point with one component, or
+        K points), so the full scatter matrices are summed over the rows a component holds
+        only, not K times over all the data.
+        """
+        if sample_weight is not None or self.covariance_type != "full":
+            return self._moments(X, resp, sample_weight)
+        nk = resp.sum(axis=0) + 10 * np.finfo(resp.dtype).eps
+        means = (resp.T @ X) / nk[:, np.newaxis]
+        n_features = X.shape[1]
+        scatter = np.empty((len(nk), n_features, n_features), dtype=X.dtype)
+        for k, column in enumerate(resp.T):
+            rows = np.flatnonzero(column)
+            centred = X[rows] - means[k]
+            scatter[k] = (centred * column[rows, np.newaxis]).T @ centred / nk[k]
+        scatter[:, np.arange(n_features), np.arange(n_features)] += self.reg_covar
+        return nk, means, scatter
+
+    def _update(self, moments, prior):
+        """The variational M-step: the posterior from EM's moments and the prior."""
         return update_posterior(*moments, prior, self.weight_concentration_prior_type,
                                 self.covariance_type)
 

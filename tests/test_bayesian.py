@@ -420,3 +420,24 @@ def test_score_samples_is_the_normaliser_of_the_responsibilities():
                                "full")
     assert_close(model.score_samples(X), logsumexp(log_rho, axis=1), 1e-13)
     assert_close(model.predict_proba(X).sum(axis=1), np.ones(len(X)), 1e-14)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_fused_pass_equals_the_plain_e_step(covariance_type, weighted):
+    """The fused pass gives the plain E-step's moments and entropy (far-off, narrow parts too)."""
+    X = shifted_3d(n=3000)
+    w = np.random.default_rng(5).uniform(0, 3, size=len(X)) if weighted else None
+    model = BayesianGaussianMixture(n_components=5, covariance_type=covariance_type,
+                                    weight_concentration_prior=1e-3)
+    prior = bayesian.prior_from_data(X, covariance_type, 5, weight_concentration=1e-3)
+    resp = np.random.default_rng(6).dirichlet(np.full(5, 0.3), size=len(X))
+    posterior = model._update(model._moments(X, resp, w), prior)
+    resp_plain, entropy_plain = model._e_step(X, posterior, w)
+    moments_plain = model._moments(X, resp_plain, w)
+    fused = bayesian._FusedSweep(X, covariance_type, 1e-6, 5, w)
+    moments_fused, entropy_fused = fused(
+        posterior, bayesian.e_step_offsets(posterior, "dirichlet_process", 3))
+    for a, b in zip(moments_fused, moments_plain):
+        assert_close(a, b, 1e-10)
+    assert_close(entropy_fused, entropy_plain, 1e-10)

@@ -123,7 +123,7 @@ def test_non_finite_data_rejected(X, bad, message):
 def test_shapes_and_sizes_rejected(X):
     with pytest.raises(ValueError, match="2D array"):
         BayesianGaussianMixture().fit(X[:, 0])
-    with pytest.raises(ValueError, match="n_samples >= n_components"):
+    with pytest.raises(ValueError, match="fewer than n_components = 5"):
         BayesianGaussianMixture(n_components=5).fit(X[:4])
     with pytest.raises(ValueError, match="minimum of 2"):
         BayesianGaussianMixture().fit(X[:1])
