@@ -545,6 +545,11 @@ def lower_bound(entropy, posterior, weight_prior_type, covariance_type, n_featur
     the Wishart factors. The prior's integrals and the factors of ``pi`` do not change during a
     fit and are left out, as in scikit-learn, whose value this is.
 
+    For 'full' covariances this is the ELBO of the model up to that constant (the tests check it
+    against every term of the ELBO evaluated directly). For 'tied', 'diag' and 'spherical' it
+    is scikit-learn's formula applied to the restricted scale matrices; it still never
+    decreases from one iteration to the next (also tested).
+
     Parameters
     ----------
     entropy : float
