@@ -6,7 +6,8 @@ Its estimator, :class:`gmmlib.GaussianMixture`, is a drop-in replacement for
 so the chapters can call the same code they explain:
 
 - :mod:`gmmlib.gaussian` -- one Gaussian: log-density via Cholesky, maximum likelihood, sampling.
-- :mod:`gmmlib.em` -- the E-step, the M-step and the log-likelihood of a mixture.
+- :mod:`gmmlib.em` -- the E-step, the M-step and the log-likelihood of a mixture, as derived.
+- :mod:`gmmlib.engine` -- the fast EM engine behind every estimator (sufficient statistics).
 - :mod:`gmmlib.model_selection` -- parameter counts, AIC/BIC and sweeps over the number of components.
 - :mod:`gmmlib.plotting` -- the book's figure style, ellipses, densities and image grids.
 - :mod:`gmmlib.datasets` -- the data sets the chapters use.
@@ -15,7 +16,7 @@ so the chapters can call the same code they explain:
   :class:`gmmlib.MiniBatchGaussianMixture`, online EM).
 """
 
-from . import checks, datasets, em, gaussian, model_selection, plotting
+from . import checks, datasets, em, engine, gaussian, model_selection, plotting
 from .bayesian import BayesianGaussianMixture
 from .minibatch import MiniBatchGaussianMixture
 from .mixture import GaussianMixture
@@ -29,6 +30,7 @@ __all__ = [
     "checks",
     "datasets",
     "em",
+    "engine",
     "gaussian",
     "model_selection",
     "plotting",

@@ -25,26 +25,16 @@ the lower bound -> the estimator.
 """
 
 import math
-import warnings
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln
-from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array, check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from scipy.special import betaln, digamma, gammaln, logsumexp
+from sklearn.utils import check_array
 
-from . import _estimation as est
-from . import _fast
-from .mixture import (
-    INIT_PARAMS,
-    GaussianMixture,
-    InvalidParameterError,
-    _check_sample_weight,
-    _weighted_gaussian_parameters,
-)
+from . import engine as eng
+from ._base import INIT_PARAMS, MixtureBase
+from ._validation import InvalidParameterError, flag, jobs, number, one_of, seed, whole_number
 
 __all__ = [
     "BayesianGaussianMixture",
@@ -113,18 +103,17 @@ def _weighted_mean_and_spread(X, sample_weight):
     return centre, spread
 
 
-def _positive_number(value, name):
-    """``value`` as a float if it is a real number > 0, else an InvalidParameterError."""
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, Real)
-        or math.isnan(value)
-        or value <= 0
-    ):
-        raise InvalidParameterError(
-            f"BayesianGaussianMixture: {name} must be None or a float > 0, but got {value!r}."
-        )
-    return float(value)
+def _optional_positive(owner, name, value):
+    """Rule: None or a real number greater than 0."""
+    if value is not None:
+        number(low=0.0, low_inclusive=False)(owner, name, value)
+
+
+def _covariance_prior_rule(owner, name, value):
+    """Rule: None, an array (checked against the data in fit) or a number greater than 0."""
+    if value is None or np.ndim(value) > 0:
+        return
+    number(low=0.0, low_inclusive=False)(owner, name, value)
 
 
 def prior_from_data(
@@ -138,6 +127,9 @@ def prior_from_data(
     degrees_of_freedom=None,
     covariance=None,
     sample_weight=None,
+    n_features=None,
+    centre=None,
+    spread=None,
 ):
     """The prior, with every parameter left as None replaced by its default from the data.
 
@@ -158,6 +150,10 @@ def prior_from_data(
         The user's values (see :class:`BayesianGaussianMixture`); None means the default.
     sample_weight : ndarray of shape (n_samples,), optional
         Non-negative weights (repeat counts).
+    n_features, centre, spread : optional
+        For data that are not at hand as one array (``X=None``): the number of features, the
+        data's (weighted) mean and unbiased covariance, shape (n_features, n_features), or
+        variances, shape (n_features,), which is all 'diag' and 'spherical' need.
 
     Returns
     -------
@@ -169,8 +165,9 @@ def prior_from_data(
         If a given value has the wrong shape, if ``degrees_of_freedom <= n_features - 1`` (the
         Wishart distribution needs more), or if the covariance prior is not positive (definite).
     """
-    n_features = X.shape[1]
-    centre, spread = _weighted_mean_and_spread(X, sample_weight)
+    if X is not None:
+        n_features = X.shape[1]
+        centre, spread = _weighted_mean_and_spread(X, sample_weight)
 
     alpha = 1.0 / n_components if weight_concentration is None else weight_concentration
     beta = 1.0 if mean_precision is None else mean_precision
@@ -196,7 +193,7 @@ def prior_from_data(
         )
 
     if covariance is None:
-        variances = np.diag(spread).copy()
+        variances = np.diag(spread).copy() if np.ndim(spread) == 2 else np.asarray(spread)
         psi = {
             "full": spread,
             "tied": spread,
@@ -400,7 +397,7 @@ def update_posterior(nk, xbar, scatter, prior, weight_prior_type, covariance_typ
     concentration = update_weight_concentration(nk, prior.weight_concentration, weight_prior_type)
     beta, means = update_means(nk, xbar, prior)
     nu, covariances = update_precisions(nk, xbar, scatter, beta, prior, covariance_type)
-    factors = est.compute_precision_cholesky(covariances, covariance_type)
+    factors = eng.precision_factors(covariances, covariance_type)
     return VariationalPosterior(concentration, beta, means, nu, covariances, factors)
 
 
@@ -477,44 +474,19 @@ def e_step_offsets(posterior, weight_prior_type, n_features):
     )
 
 
-_ROWS_PER_BLOCK = 4096
-
-
-def _log_gaussian(X, means, factors, covariance_type):
-    """``log N(x_n | m_k, (U_k U_k^T)^{-1})`` for all samples and components.
-
-    For 'full' and 'tied' the K factors are laid side by side, so that one product per block of
-    rows gives ``U_k^T x_n`` for every k (instead of one pass over the data per component);
-    blocks of rows keep the (rows, K D) temporary small. 'diag' and 'spherical' are products
-    already.
-    """
-    if covariance_type not in ("full", "tied"):
-        return est.estimate_log_gaussian_prob(X, means, factors, covariance_type)
-    n_components, n_features = means.shape
-    if covariance_type == "tied":
-        factors = np.broadcast_to(factors, (n_components, n_features, n_features))
-    side_by_side = np.transpose(factors, (1, 0, 2)).reshape(n_features, -1)  # (D, K D)
-    shifts = np.einsum("kd,kde->ke", means, factors).reshape(-1)  # m_k^T U_k, side by side
-    squared = np.empty((X.shape[0], n_components))
-    for start in range(0, X.shape[0], _ROWS_PER_BLOCK):
-        block = X[start : start + _ROWS_PER_BLOCK] @ side_by_side - shifts
-        squared[start : start + _ROWS_PER_BLOCK] = np.einsum(
-            "nkd,nkd->nk", *(block.reshape(-1, n_components, n_features),) * 2
-        )
-    log_det = est.compute_log_det_cholesky(factors if covariance_type == "full" else factors[0],
-                                           covariance_type, n_features)
-    return log_det - 0.5 * (n_features * math.log(2 * math.pi) + squared)
-
-
 def log_rho(X, posterior, weight_prior_type, covariance_type):
-    """``log rho_nk`` for every sample and component (the E-step, per sample).
+    """``log rho_nk`` for every sample and component, written plainly (for reading and tests;
+    the estimator's E-step is the engine's fused pass with :func:`e_step_offsets`).
 
     Returns
     -------
     ndarray of shape (n_samples, n_components)
         Unnormalised log-responsibilities; normalising each row gives ``r_nk``.
     """
-    log_gauss = _log_gaussian(X, posterior.means, posterior.precisions_cholesky, covariance_type)
+    from .em import log_component_densities
+
+    log_gauss = log_component_densities(X, posterior.means, posterior.covariances,
+                                        covariance_type)
     return log_gauss + e_step_offsets(posterior, weight_prior_type, X.shape[1])
 
 
@@ -565,12 +537,14 @@ def lower_bound(entropy, posterior, weight_prior_type, covariance_type, n_featur
     float
     """
     nu = posterior.degrees_of_freedom
-    # log det W_k / 2 from the stored factor of nu_k W_k
-    half_log_det_w = est.compute_log_det_cholesky(
-        posterior.precisions_cholesky, covariance_type, n_features
-    ) - 0.5 * n_features * np.log(nu)
-    wishart = _log_wishart_normaliser(nu, half_log_det_w, n_features)
     n_components = posterior.means.shape[0]
+    # log det W_k / 2 from the stored factor of nu_k W_k (one shared value for 'tied')
+    log_det_factors = eng._log_det_factors(posterior.precisions_cholesky, covariance_type,
+                                           n_components, n_features)
+    if covariance_type == "tied":
+        log_det_factors = log_det_factors[0]
+    half_log_det_w = log_det_factors - 0.5 * n_features * np.log(nu)
+    wishart = _log_wishart_normaliser(nu, half_log_det_w, n_features)
     wishart_total = n_components * wishart if covariance_type == "tied" else np.sum(wishart)
 
     concentration = posterior.weight_concentration
@@ -581,70 +555,6 @@ def lower_bound(entropy, posterior, weight_prior_type, covariance_type, n_featur
 
     gaussian = -0.5 * n_features * np.sum(np.log(posterior.mean_precision))
     return float(entropy - wishart_total + log_weight_normaliser + gaussian)
-
-
-###############################################################################
-# The fast pass over the data (statistics of the fused, chunked E-step)
-
-
-class _FusedSweep:
-    """Variational E-step plus EM moments in one fused pass, on :class:`gmmlib._fast.FusedEM`.
-
-    The fused engine sums, chunk by chunk, the responsibility-weighted counts and moments of
-    ``log rho_nk = a_k - |U_k^T (x_n - m_k)|^2 / 2``; it takes the per-component constants as
-    log-weights, so the E-step offsets are passed as weights ``exp(offset - max offset)`` (the
-    common shift does not change the responsibilities, and offsets more than 700 below the
-    largest are clipped, where the responsibilities are below 1e-304 either way). The entropy
-    ``sum_n w_n sum_k r_nk log r_nk = sum_k sum_n w_n r_nk log rho_nk - sum_n w_n log sum_k
-    rho_nk`` comes from the same sums: the first term is ``N_k a_k`` minus half the expected
-    squared Mahalanobis distances, which the moments give exactly.
-    """
-
-    def __init__(self, X, covariance_type, reg_covar, n_components, sample_weight):
-        self.engine = _fast.FusedEM(X, covariance_type, reg_covar, n_components=n_components,
-                                    sample_weight=sample_weight)
-        self.covariance_type = covariance_type
-        self.reg_covar = reg_covar
-
-    def __call__(self, posterior, offsets):
-        """Moments ``(N_k, xbar_k, S_k)`` of the responsibilities and their entropy term."""
-        shift = self.engine.shift
-        n_features = shift.shape[0]
-        top = np.max(offsets)
-        kept = np.maximum(offsets - top, -700.0)
-        stats = self.engine.statistics(np.exp(kept), posterior.means,
-                                       posterior.precisions_cholesky)
-        with est.blas_single_thread():
-            _, xbar, scatter = _fast.parameters_from_statistics(
-                stats, shift, self.covariance_type, self.reg_covar)
-        nk = stats.nk + 10 * np.finfo(np.float64).eps
-        log_det = est.compute_log_det_cholesky(posterior.precisions_cholesky,
-                                               self.covariance_type, n_features)
-        constants = kept + log_det - 0.5 * n_features * math.log(2 * math.pi)
-        distances = self._expected_distances(stats, posterior.means - shift,
-                                             posterior.precisions_cholesky)
-        log_rho_total = stats.nk @ constants - 0.5 * distances
-        entropy = -(log_rho_total - stats.log_likelihood)
-        return (nk, xbar, scatter), float(entropy)
-
-    def _expected_distances(self, stats, centred_means, factors):
-        """``sum_k sum_n w_n r_nk |U_k^T (x_n - m_k)|^2`` from the summed moments."""
-        m, sx, sxx, nk = centred_means, stats.sx, stats.sxx, stats.nk
-        kind = self.covariance_type
-        if kind == "full":
-            precisions = np.matmul(factors, np.swapaxes(factors, 1, 2))
-            pm = np.einsum("kij,kj->ki", precisions, m)
-            return float(np.einsum("kij,kij->", precisions, sxx)
-                         - 2 * np.einsum("ki,ki->", pm, sx) + np.einsum("k,ki,ki->", nk, pm, m))
-        if kind == "tied":
-            precision = factors @ factors.T
-            pm = m @ precision
-            return float(np.sum(precision * sxx) - 2 * np.sum(pm * sx)
-                         + np.einsum("k,ki,ki->", nk, pm, m))
-        p = factors**2
-        if kind == "diag":
-            return float(np.sum(p * (sxx - 2 * m * sx + nk[:, np.newaxis] * m * m)))
-        return float(np.sum(p * (sxx - 2 * np.sum(m * sx, axis=1) + nk * np.sum(m * m, axis=1))))
 
 
 ###############################################################################
@@ -776,7 +686,7 @@ def map_em(X, n_components, *, covariance_prior=None, degrees_of_freedom_prior=N
         weights, means, scatter = em.m_step(X, resp)
         return weights, means, map_covariances(weights * n_points, scatter, psi, dof)
 
-    with est.openmp_single_thread():
+    with eng.one_openmp_thread():
         labels = KMeans(n_components, n_init=1, random_state=random_state).fit(X).labels_
     weights, means, covariances = m_step(np.eye(n_components)[labels])
     log_posteriors = []
@@ -784,7 +694,7 @@ def map_em(X, n_components, *, covariance_prior=None, degrees_of_freedom_prior=N
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         log_joint = em.log_component_densities(X, means, covariances) + np.log(weights)
-        log_px = est.logsumexp_rows(log_joint)
+        log_px = logsumexp(log_joint, axis=1)
         log_posteriors.append(float(
             (np.sum(log_px) + _log_inverse_wishart_kernel(covariances, psi, dof)) / n_points
         ))
@@ -799,35 +709,17 @@ def map_em(X, n_components, *, covariance_prior=None, degrees_of_freedom_prior=N
 # The estimator
 
 
-def _require(ok, name, description, value):
-    if not ok:
-        raise InvalidParameterError(
-            f"BayesianGaussianMixture: {name} must be {description}, but got {value!r}."
-        )
-
-
-def _is_int(value):
-    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_float(value):
-    return (
-        isinstance(value, Real)
-        and not isinstance(value, (bool, np.bool_))
-        and not math.isnan(value)
-    )
-
-
-class BayesianGaussianMixture(DensityMixin, BaseEstimator):
+class BayesianGaussianMixture(MixtureBase):
     """Gaussian mixture fitted by variational inference, with priors on all its parameters.
 
-    A drop-in replacement for :class:`sklearn.mixture.BayesianGaussianMixture` (same
-    parameters, defaults, fitted attributes, methods and results), with ``sample_weight`` and
-    an optional record of every iteration for teaching. The weights have a Dirichlet or a
-    (truncated) Dirichlet-process prior; means and precisions a Normal--Wishart prior. With a
-    small ``weight_concentration_prior`` the fit empties the components it does not need, so
-    ``n_components`` is an upper bound rather than a choice. Introduced and derived in
-    {ref}`ch-bayesian-mixtures`.
+    Takes the parameters of :class:`sklearn.mixture.BayesianGaussianMixture`, sets the same
+    fitted attributes and returns the same results up to rounding; like
+    :class:`gmmlib.GaussianMixture` it runs on gmmlib's engine, takes sample weights, fits data
+    that arrive in chunks or as Dask arrays, and can record every iteration. The weights have a
+    Dirichlet or a (truncated) Dirichlet-process prior; means and precisions a Normal--Wishart
+    prior. With a small ``weight_concentration_prior`` the fit empties the components it does
+    not need, so ``n_components`` is an upper bound rather than a choice. Introduced and
+    derived in {ref}`ch-bayesian-mixtures`.
 
     Parameters
     ----------
@@ -842,9 +734,9 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         Non-negative number added to the diagonal of the data covariances ``S_k`` before they
         enter the posterior.
     max_iter : int, default=100
-        Maximum number of iterations per initialisation.
+        Maximum number of iterations per start.
     n_init : int, default=1
-        Number of initialisations; the one with the largest final lower bound is kept.
+        Number of starts; the one with the largest final lower bound is kept.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
         How the initial responsibilities are chosen (as in :class:`gmmlib.GaussianMixture`).
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, \
@@ -866,17 +758,20 @@ default='dirichlet_process'
         'spherical'. None means the covariance of ``X`` (its diagonal for 'diag', its mean
         variance for 'spherical').
     random_state : int, RandomState instance or None, default=None
-        Seed for the initialisation and the default seed of :meth:`sample`.
+        Seed of the initialisation (and default seed of :meth:`sample`).
     warm_start : bool, default=False
-        If True, each call of :meth:`fit` continues from the previous solution.
+        If True, each :meth:`fit` continues from the previous solution (one start).
     verbose : int, default=0
-        1 prints the current initialisation and iteration; 2 and more also the change of the
-        lower bound and the time taken.
+        1 prints each start and every ``verbose_interval``-th iteration; 2 adds the bound, its
+        change and the time taken.
     verbose_interval : int, default=10
-        Number of iterations between two printed messages.
+        Iterations between two progress messages.
+    n_jobs : int, default=None
+        Threads that share each pass over the data: None means 1 (unless inside a joblib
+        ``parallel_backend`` context), -1 means all CPUs. gmmlib only.
     record_history : bool, default=False
-        gmmlib only. If True, :meth:`fit` stores ``history_``, the parameters after every
-        iteration of the best initialisation.
+        If True, :meth:`fit` keeps ``history_``, the parameters after every iteration of the
+        best start. gmmlib only.
 
     Attributes
     ----------
@@ -891,17 +786,16 @@ default='dirichlet_process'
     precisions_ : ndarray
         Expected precisions ``nu_k W_k``; same shape as ``covariances_``.
     precisions_cholesky_ : ndarray
-        Cholesky factors of ``precisions_`` (upper triangular ``U`` with ``U @ U.T`` the
-        precision for 'full' and 'tied', the square root for 'diag' and 'spherical').
+        Factors ``U`` of ``precisions_`` (upper triangular with ``U @ U.T`` the precision for
+        'full' and 'tied', the square root for 'diag' and 'spherical').
     converged_ : bool
-        Whether the best initialisation reached the tolerance ``tol``.
+        Whether the best start met ``tol`` before ``max_iter``.
     n_iter_ : int
-        Number of iterations of the best initialisation.
+        Number of iterations of the best start.
     lower_bound_ : float
-        Lower bound (up to a constant; see :func:`lower_bound`) at the end of the best
-        initialisation.
+        Lower bound (up to a constant; see :func:`lower_bound`) at the end of the best start.
     lower_bounds_ : list of float of length n_iter_
-        The lower bound after each iteration of the best initialisation.
+        The lower bound after each iteration of the best start.
     weight_concentration_prior_ : float
         ``alpha_0`` used.
     weight_concentration_ : ndarray of shape (n_components,), or tuple of two
@@ -928,10 +822,16 @@ default='dirichlet_process'
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during :meth:`fit`, when ``X`` has string column names.
 
+    Notes
+    -----
+    :meth:`score_samples` returns ``log sum_k rho_nk``, the normaliser of the variational
+    E-step, as scikit-learn does: ``rho_nk`` holds expectations of log-weights and
+    log-densities under the posterior, so it is not the predictive density of a new point.
+
     See Also
     --------
-    sklearn.mixture.BayesianGaussianMixture : The scikit-learn estimator this one reproduces.
     gmmlib.GaussianMixture : The same model fitted by maximum likelihood.
+    sklearn.mixture.BayesianGaussianMixture : The scikit-learn estimator this one reproduces.
 
     Examples
     --------
@@ -953,6 +853,30 @@ default='dirichlet_process'
            [ 2.9,  3. ]])
     """
 
+    _bound_before_update = False
+    _needs_entropy = True
+
+    _rules = {
+        "n_components": whole_number(low=1),
+        "covariance_type": one_of(*eng.COVARIANCE_TYPES),
+        "tol": number(low=0.0),
+        "reg_covar": number(low=0.0),
+        "max_iter": whole_number(low=0),
+        "n_init": whole_number(low=1),
+        "init_params": one_of(*INIT_PARAMS),
+        "weight_concentration_prior_type": one_of(*WEIGHT_PRIOR_TYPES),
+        "weight_concentration_prior": _optional_positive,
+        "mean_precision_prior": _optional_positive,
+        "degrees_of_freedom_prior": _optional_positive,
+        "covariance_prior": _covariance_prior_rule,
+        "random_state": seed,
+        "warm_start": flag,
+        "verbose": whole_number(low=0),
+        "verbose_interval": whole_number(low=1),
+        "n_jobs": jobs,
+        "record_history": flag,
+    }
+
     def __init__(
         self,
         *,
@@ -973,6 +897,7 @@ default='dirichlet_process'
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        n_jobs=None,
         record_history=False,
     ):
         self.n_components = n_components
@@ -992,107 +917,27 @@ default='dirichlet_process'
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.n_jobs = n_jobs
         self.record_history = record_history
 
-    # ------------------------------------------------------------------ validation
+    # -- the prior, from the data before the first start ---------------------------------------
 
-    def _validate_params(self):
-        """Check the constructor parameters' types, ranges and options."""
-        for name, low in (("n_components", 1), ("max_iter", 0), ("n_init", 1),
-                          ("verbose_interval", 1)):
-            value = getattr(self, name)
-            _require(_is_int(value) and value >= low, name, f"an int >= {low}", value)
-        _require(isinstance(self.verbose, Integral) and self.verbose >= 0, "verbose",
-                 "an int >= 0", self.verbose)
-        for name in ("tol", "reg_covar"):
-            value = getattr(self, name)
-            _require(_is_float(value) and value >= 0, name, "a float >= 0", value)
-        for name, options in (
-            ("covariance_type", est.COVARIANCE_TYPES),
-            ("init_params", INIT_PARAMS),
-            ("weight_concentration_prior_type", WEIGHT_PRIOR_TYPES),
-        ):
-            value = getattr(self, name)
-            _require(isinstance(value, str) and value in options, name,
-                     f"one of {list(options)}", value)
-        for name in ("weight_concentration_prior", "mean_precision_prior",
-                     "degrees_of_freedom_prior"):
-            value = getattr(self, name)
-            if value is not None:
-                _positive_number(value, name)
-        if _is_float(self.covariance_prior) or isinstance(self.covariance_prior, bool):
-            _positive_number(self.covariance_prior, "covariance_prior")
-        for name in ("warm_start", "record_history"):
-            value = getattr(self, name)
-            _require(isinstance(value, (bool, np.bool_)), name, "a bool", value)
-        rs = self.random_state
-        _require(rs is None or isinstance(rs, (Integral, np.random.RandomState)),
-                 "random_state", "None, an int or a numpy RandomState instance", rs)
+    def _run(self, data, initial_sample, dtype, want_labels=False):
+        self._set_prior(data)
+        return super()._run(data, initial_sample, dtype, want_labels)
 
-    # ------------------------------------------------------------------ fitting
+    def _set_prior(self, data):
+        """The prior's parameters, with the defaults that depend on the data filled in.
 
-    def fit(self, X, y=None, sample_weight=None):
-        """Fit the variational posterior to ``X``.
-
-        The fit is run ``n_init`` times from the initial responsibilities that
-        ``init_params`` chooses, and the run with the largest final lower bound is kept. Each
-        iteration is a variational E-step (responsibilities) followed by a variational M-step
-        (the posterior of weights, means and precisions), until the lower bound changes by
-        less than ``tol`` or ``max_iter`` iterations are done; a ``ConvergenceWarning`` says
-        when the best run did not converge.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data, one sample per row.
-        y : None
-            Ignored; present for API consistency.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; an integer weight counts as that many copies of the row
-            (the data-dependent prior defaults included).
-
-        Returns
-        -------
-        self : BayesianGaussianMixture
-            The fitted estimator.
+        In memory the data's covariance is computed directly; for chunks and Dask arrays it is
+        one pass of the engine in which every point belongs to the first component.
         """
-        self.fit_predict(X, y, sample_weight=sample_weight)
-        return self
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit as :meth:`fit` does, then return the most probable component of each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : None
-            Ignored; present for API consistency.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights (see :meth:`fit`).
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Component labels, equal to ``fit(X).predict(X)``.
-        """
-        # Every BLAS call of an iteration is small; one thread avoids waking idle ones.
-        with est.blas_single_thread():
-            return self._fit_predict(X, sample_weight)
-
-    def _fit_predict(self, X, sample_weight):
-        self._validate_params()
-        continuing = self.warm_start and hasattr(self, "converged_")
-        X = validate_data(
-            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=not continuing
-        )
-        if len(X) < self.n_components:
-            raise ValueError(
-                f"The data have {len(X)} samples, fewer than n_components = "
-                f"{self.n_components}: every component needs at least one. Use fewer "
-                "components or more data."
-            )
-        sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+        if isinstance(data, eng.Rows):
+            X, weights = data.X, data.sample_weight
+            centre, spread = None, None
+        else:
+            X, weights = None, None
+            centre, spread = self._streamed_spread(data)
         prior = prior_from_data(
             X, self.covariance_type, self.n_components,
             weight_concentration=self.weight_concentration_prior,
@@ -1100,268 +945,93 @@ default='dirichlet_process'
             mean=self.mean_prior,
             degrees_of_freedom=self.degrees_of_freedom_prior,
             covariance=self.covariance_prior,
-            sample_weight=sample_weight,
+            sample_weight=weights,
+            n_features=data.n_features,
+            centre=centre,
+            spread=spread,
         )
         self.weight_concentration_prior_ = prior.weight_concentration
         self.mean_precision_prior_ = prior.mean_precision
         self.mean_prior_ = prior.mean
         self.degrees_of_freedom_prior_ = prior.degrees_of_freedom
         self.covariance_prior_ = prior.covariance
+        self._prior = prior
 
-        sweep = self._sweep_function(X, sample_weight)
-        generator = check_random_state(self.random_state)
-        best = None
-        for attempt in range(1 if continuing else self.n_init):
-            self._print_verbose_msg_init_beg(attempt)
-            if continuing:
-                posterior, bound = self._fitted_posterior(), self.lower_bound_
-            else:
-                # the same draws as GaussianMixture (and scikit-learn) for init_params
-                resp = GaussianMixture._initial_responsibilities(
-                    self, X, generator, sample_weight
-                )
-                moments = self._initial_moments(X, resp, sample_weight)
-                posterior, bound = self._update(moments, prior), -np.inf
-            run = self._iterate(sweep, posterior, bound, prior, X.shape[1])
-            # With max_iter=0 nothing is compared and the last initialisation is kept.
-            if best is None or self.max_iter == 0 or run["bound"] > best["bound"]:
-                best = run
+    def _streamed_spread(self, data):
+        """Mean and unbiased covariance (diagonal for 'diag'/'spherical') of streamed data."""
+        K, D = self.n_components, data.n_features
+        offsets = np.full(K, -np.inf)
+        offsets[0] = 0.0  # every point belongs to component 0
+        means = np.tile(data.centre, (K, 1))
+        kind = "full" if self.covariance_type in ("full", "tied") else "diag"
+        factors = np.tile(np.eye(D), (K, 1, 1)) if kind == "full" else np.ones((K, D))
+        with eng.Engine(kind, K, D, n_jobs=self.n_jobs) as engine:
+            stats = engine.e_step(data, offsets, means, factors)
+            moments = engine.moments(data, stats, 0.0)
+        total = moments.total_weight
+        covariance = moments.covariances[0] * total / (total - 1.0)
+        if kind == "full":
+            return moments.means[0], covariance
+        return moments.means[0], np.diag(covariance)
 
-        if not best["converged"] and self.max_iter > 0:
-            warnings.warn(
-                "The best initialisation did not converge: raise max_iter or tol, try another "
-                "init_params, or look for degenerate data.",
-                ConvergenceWarning,
-            )
-        self._store(best["posterior"])
-        self.converged_ = best["converged"]
-        self.n_iter_ = best["n_iter"]
-        self.lower_bound_ = best["bound"] if self.max_iter > 0 else -np.inf
-        self.lower_bounds_ = best["bounds"]
-        if self.record_history:
-            self.history_ = best["history"]
-        # A last E-step, so that fit_predict(X) equals fit(X).predict(X).
-        return np.argmax(self._log_rho(X), axis=1)
+    # -- the hooks of MixtureBase -------------------------------------------------------------
 
-    def _sweep_function(self, X, sample_weight):
-        """``sweep(posterior) -> (moments, entropy)``: the E-step and EM's moments, one pass.
+    def _check_initial_values(self, n_features):
+        """The Bayesian mixture has no initial values: every start runs ``init_params``."""
+        return (None,)
 
-        float64 data (and weighted fits) take the fused, chunked pass of :class:`_FusedSweep`;
-        float32 data the plain one, which keeps scikit-learn's float32 arithmetic.
-        """
-        if self.max_iter > 0 and (X.dtype == np.float64 or sample_weight is not None):
-            fused = _FusedSweep(X, self.covariance_type, self.reg_covar, self.n_components,
-                                sample_weight)
-            prior_type = self.weight_concentration_prior_type
-            return lambda posterior: fused(
-                posterior, e_step_offsets(posterior, prior_type, X.shape[1])
-            )
+    def _start(self, moments, initial):
+        """The posterior after the first M-step, from the initial responsibilities."""
+        self._store(self._update(moments))
 
-        def plain(posterior):
-            resp, entropy = self._e_step(X, posterior, sample_weight)
-            return self._moments(X, resp, sample_weight), entropy
-
-        return plain
-
-    def _iterate(self, sweep, posterior, bound, prior, n_features):
-        """Variational E- and M-steps from ``posterior`` until convergence or ``max_iter``."""
-        bounds = []
-        history = [self._history_entry(posterior, np.nan)] if self.record_history else None
-        converged = False
-        n_iter = 0
-        while n_iter < self.max_iter:
-            n_iter += 1
-            previous = bound
-            moments, entropy = sweep(posterior)
-            posterior = self._update(moments, prior)
-            bound = lower_bound(
-                entropy, posterior, self.weight_concentration_prior_type,
-                self.covariance_type, n_features,
-            )
-            bounds.append(bound)
-            if history is not None:
-                history.append(self._history_entry(posterior, bound))
-            self._print_verbose_msg_iter_end(n_iter, bound - previous)
-            if abs(bound - previous) < self.tol:
-                converged = True
-                break
-        if self.max_iter > 0:
-            self._print_verbose_msg_init_end(bound, converged)
-        return dict(posterior=posterior, bound=bound, bounds=bounds, n_iter=n_iter,
-                    converged=converged, history=history)
-
-    def _e_step(self, X, posterior, sample_weight):
-        """Responsibilities ``r_nk`` and their (weighted) entropy ``-sum w_n r_nk log r_nk``."""
-        log_rho_nk = log_rho(X, posterior, self.weight_concentration_prior_type,
-                             self.covariance_type)
-        with np.errstate(under="ignore"):
-            log_resp = log_rho_nk - est.logsumexp_rows(log_rho_nk)[:, np.newaxis]
-            resp = np.exp(log_resp)
-        per_sample = np.sum(resp * log_resp, axis=1)
-        entropy = -(np.sum(per_sample) if sample_weight is None else sample_weight @ per_sample)
-        return resp, entropy
-
-    def _moments(self, X, resp, sample_weight):
-        """EM's M-step moments ``(N_k, xbar_k, S_k)`` of the responsibilities."""
-        if sample_weight is None:
-            return est.estimate_gaussian_parameters(X, resp, self.reg_covar,
-                                                    self.covariance_type)
-        return _weighted_gaussian_parameters(X, resp, sample_weight, self.reg_covar,
-                                             self.covariance_type)
-
-    def _initial_moments(self, X, resp, sample_weight):
-        """EM's moments of the initial responsibilities.
-
-        The starts of ``init_params`` are hard or sparse (every point with one component, or
-        K points), so the full scatter matrices are summed over the rows a component holds
-        only, not K times over all the data.
-        """
-        if sample_weight is not None or self.covariance_type != "full":
-            return self._moments(X, resp, sample_weight)
-        nk = resp.sum(axis=0) + 10 * np.finfo(resp.dtype).eps
-        means = (resp.T @ X) / nk[:, np.newaxis]
-        n_features = X.shape[1]
-        scatter = np.empty((len(nk), n_features, n_features), dtype=X.dtype)
-        for k, column in enumerate(resp.T):
-            rows = np.flatnonzero(column)
-            centred = X[rows] - means[k]
-            scatter[k] = (centred * column[rows, np.newaxis]).T @ centred / nk[k]
-        scatter[:, np.arange(n_features), np.arange(n_features)] += self.reg_covar
-        return nk, means, scatter
-
-    def _update(self, moments, prior):
+    def _update(self, moments):
         """The variational M-step: the posterior from EM's moments and the prior."""
-        return update_posterior(*moments, prior, self.weight_concentration_prior_type,
-                                self.covariance_type)
+        return update_posterior(moments.counts, moments.means, moments.covariances, self._prior,
+                                self.weight_concentration_prior_type, self.covariance_type)
 
-    def _history_entry(self, posterior, bound):
-        return {
-            "weights": expected_weights(posterior.weight_concentration,
-                                        self.weight_concentration_prior_type),
-            "means": np.array(posterior.means, copy=True),
-            "covariances": np.array(posterior.covariances, copy=True),
-            "lower_bound": bound,
-        }
+    def _scoring_parameters(self):
+        offsets = e_step_offsets(self._posterior(), self.weight_concentration_prior_type,
+                                 self.means_.shape[1])
+        return offsets, self.means_, self.precisions_cholesky_
+
+    def _m_step(self, engine, data, stats):
+        """New posterior from the E-step's statistics; returns the lower bound after it."""
+        posterior = self._update(engine.moments(data, stats, self.reg_covar))
+        self._store(posterior)
+        # the engine sums w g log g; the bound wants the entropy, its negative
+        return lower_bound(-stats.entropy, posterior, self.weight_concentration_prior_type,
+                           self.covariance_type, self.means_.shape[1])
+
+    def _posterior(self):
+        return VariationalPosterior(
+            self.weight_concentration_, self.mean_precision_, self.means_,
+            self.degrees_of_freedom_, self.covariances_, self.precisions_cholesky_,
+        )
 
     def _store(self, posterior):
-        """Set the fitted attributes from a posterior."""
         self.weight_concentration_ = posterior.weight_concentration
         self.mean_precision_ = posterior.mean_precision
         self.means_ = posterior.means
         self.degrees_of_freedom_ = posterior.degrees_of_freedom
         self.covariances_ = posterior.covariances
         self.precisions_cholesky_ = posterior.precisions_cholesky
-        self.precisions_ = est.precisions_from_cholesky(posterior.precisions_cholesky,
-                                                        self.covariance_type)
         self.weights_ = expected_weights(posterior.weight_concentration,
                                          self.weight_concentration_prior_type)
 
-    def _fitted_posterior(self):
-        return VariationalPosterior(
-            self.weight_concentration_, self.mean_precision_, self.means_,
-            self.degrees_of_freedom_, self.covariances_, self.precisions_cholesky_,
-        )
+    def _state(self):
+        return self._posterior()
 
-    # The progress messages are GaussianMixture's.
-    _print_verbose_msg_init_beg = GaussianMixture._print_verbose_msg_init_beg
-    _print_verbose_msg_iter_end = GaussianMixture._print_verbose_msg_iter_end
-    _print_verbose_msg_init_end = GaussianMixture._print_verbose_msg_init_end
+    def _restore(self, state):
+        self._store(state)
 
-    # ------------------------------------------------------------------ prediction
+    def _history_entry(self, bound=np.nan):
+        return {
+            "weights": np.array(self.weights_, copy=True),
+            "means": np.array(self.means_, copy=True),
+            "covariances": np.array(self.covariances_, copy=True),
+            "lower_bound": bound,
+        }
 
-    def _log_rho(self, X):
-        with est.blas_single_thread():
-            return log_rho(X, self._fitted_posterior(), self.weight_concentration_prior_type,
-                           self.covariance_type)
-
-    def score_samples(self, X):
-        """Per-sample ``log sum_k rho_nk``, the normaliser of the variational E-step.
-
-        This is the quantity scikit-learn's ``BayesianGaussianMixture.score_samples`` returns:
-        ``rho_nk`` holds expectations of log-weights and log-densities under the posterior,
-        so it is not the predictive density of a new point (for that, average the mixture
-        density over the posterior).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples, one per row.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        return est.logsumexp_rows(self._log_rho(X))
-
-    def score(self, X, y=None):
-        """Mean of :meth:`score_samples` over ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples, one per row.
-        y : None
-            Ignored; present for API consistency.
-
-        Returns
-        -------
-        float
-        """
-        return float(np.mean(self.score_samples(X)))
-
-    def predict(self, X):
-        """Most probable component of each sample (the largest responsibility).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples, one per row.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        return np.argmax(self._log_rho(X), axis=1)
-
-    def predict_proba(self, X):
-        """Responsibilities ``r_nk`` of the variational E-step.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples, one per row.
-
-        Returns
-        -------
-        resp : ndarray of shape (n_samples, n_components)
-            Rows are non-negative and sum to 1.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        log_rho_nk = self._log_rho(X)
-        with np.errstate(under="ignore"):
-            return np.exp(log_rho_nk - est.logsumexp_rows(log_rho_nk)[:, np.newaxis])
-
-    def sample(self, n_samples=1, random_state=None):
-        """Draw samples from the mixture with the fitted ``weights_``, ``means_`` and
-        ``covariances_`` (the draws of :meth:`gmmlib.GaussianMixture.sample`).
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of samples to draw.
-        random_state : int, RandomState, Generator or None, default=None
-            Seed or generator for this call; None uses the estimator's ``random_state``.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-            Samples, grouped by component.
-        y : ndarray of shape (n_samples,)
-            Component of each sample.
-        """
-        return GaussianMixture.sample(self, n_samples, random_state)
+    def _finish(self, dtype):
+        self.precisions_ = eng.precisions_from_factors(self.precisions_cholesky_,
+                                                       self.covariance_type)

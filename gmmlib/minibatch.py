@@ -3,87 +3,70 @@
 Introduced in {ref}`ch-scaling-em`.
 
 Batch EM reads all the data for every iteration. Stepwise EM (Sato & Ishii 2000; Cappé &
-Moulines 2009; Liang & Klein 2009) instead keeps a running average of the *per-sample*
-sufficient statistics and updates it after every mini-batch,
+Moulines 2009; Liang & Klein 2009) keeps a running average ``s`` of the *per-sample* sufficient
+statistics and, after every mini-batch,
 
 .. math:: s \\leftarrow (1 - \\rho_t)\\, s + \\rho_t\\, \\hat s_{\\text{batch}},
    \\qquad \\rho_t = (t + \\tau)^{-\\kappa},
 
-(``learning_offset`` :math:`\\tau`, ``learning_decay`` :math:`\\kappa \\in (0.5, 1]`), then
-recomputes the parameters from :math:`s` with the ordinary M-step. The statistics, the E-step
-and the M-step are those of the batch fit (:mod:`gmmlib._fast`).
+(``learning_offset`` :math:`\\tau`, ``learning_decay`` :math:`\\kappa \\in (0.5, 1]`) recomputes
+the parameters from ``s`` with the ordinary M-step. Statistics, E-step and M-step are the
+engine's (:mod:`gmmlib.engine`), exactly as in batch EM.
 """
-
-from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
-from . import _estimation as est
-from . import _fast
-from .mixture import (
-    INIT_PARAMS,
-    GaussianMixture,
-    InvalidParameterError,
-    _check_param,
-    _check_sample_weight,
-)
-from .scaling import _chunk_statistics, _split, default_chunk_size, init_sample_indices
+from . import engine as eng
+from ._base import INIT_PARAMS
+from ._validation import jobs, number, one_of, seed, whole_number
+from .mixture import GaussianMixture
+from .scaling import init_sample_indices
 
 __all__ = ["MiniBatchGaussianMixture"]
-
-
-def _scaled(stats, factor):
-    """Statistics multiplied by a number (the log-likelihood and count included)."""
-    return _fast.SufficientStatistics(
-        stats.n_samples * factor,
-        stats.log_likelihood * factor,
-        stats.nk * factor,
-        stats.sx * factor,
-        stats.sxx * factor,
-    )
 
 
 class MiniBatchGaussianMixture(GaussianMixture):
     """Gaussian mixture fitted by online (stepwise) EM on mini-batches.
 
-    Modelled on :class:`sklearn.cluster.MiniBatchKMeans`: :meth:`partial_fit` takes one
-    mini-batch (a stream), :meth:`fit` runs ``max_iter`` epochs of shuffled mini-batches.
-    After each mini-batch the running per-sample sufficient statistics are updated,
-    ``s <- (1 - rho_t) s + rho_t s_batch`` with ``rho_t = (t + learning_offset) **
-    (-learning_decay)``, and the parameters are recomputed from ``s``. Prediction, scoring,
-    sampling, BIC and AIC are those of :class:`GaussianMixture`. Introduced in
-    {ref}`ch-scaling-em`.
+    Shaped like :class:`sklearn.cluster.MiniBatchKMeans`: :meth:`partial_fit` learns from one
+    mini-batch (a stream), :meth:`fit` runs ``max_iter`` epochs of shuffled mini-batches. After
+    each mini-batch the running per-sample statistics move towards the batch's by the step
+    ``rho_t = (t + learning_offset) ** -learning_decay`` and the parameters are recomputed from
+    them. Prediction, scoring, sampling, BIC and AIC are those of :class:`GaussianMixture`.
+    Introduced in {ref}`ch-scaling-em`.
 
     Parameters
     ----------
     n_components : int, default=1
-        Number of mixture components :math:`K`.
+        Number of components :math:`K`.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
-        Covariance structure.
+        Shape of the covariances.
     reg_covar : float, default=1e-6
         Added to the diagonal of every covariance.
     batch_size : int, default=1024
         Rows per mini-batch in :meth:`fit`.
     max_iter : int, default=10
-        Number of epochs (passes over the data) of :meth:`fit`.
+        Epochs (passes over the data) of :meth:`fit`.
     learning_decay : float, default=0.6
-        Exponent :math:`\\kappa` of the step size; in (0.5, 1] the steps satisfy the
+        Exponent :math:`\\kappa` of the step size; in (0.5, 1] the steps meet the
         Robbins-Monro conditions.
     learning_offset : float, default=10.0
-        Offset :math:`\\tau` of the step size (> 0); larger values damp the early steps.
+        Offset :math:`\\tau` (> 0); larger values make the early steps smaller.
     tol : float, default=1e-3
-        :meth:`fit` stops when the epoch's mean mini-batch log-likelihood changes by less.
+        :meth:`fit` stops when an epoch's mean mini-batch log-likelihood changes by less.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
         Initialisation, run on the first mini-batch (:meth:`partial_fit`) or on at most
         :data:`gmmlib.scaling.INIT_SAMPLE_SIZE` evenly spaced rows (:meth:`fit`).
     weights_init, means_init, precisions_init : array-like, default=None
-        Initial parameters, as for :class:`GaussianMixture`.
+        Starting parameters, as for :class:`GaussianMixture`.
     random_state : int, RandomState instance or None, default=None
-        Seed of the initialisation, the shuffling and the default seed of :meth:`sample`.
+        Seed of the initialisation, the shuffling, and the default seed of :meth:`sample`.
     verbose : int, default=0
-        1 prints the mean log-likelihood of every epoch.
+        1 prints each epoch's mean log-likelihood.
+    n_jobs : int, default=None
+        Threads sharing each mini-batch's E-step (None: 1; -1: all CPUs).
 
     Attributes
     ----------
@@ -94,10 +77,10 @@ class MiniBatchGaussianMixture(GaussianMixture):
     n_iter_ : int
         Epochs done by :meth:`fit`.
     n_steps_ : int
-        Mini-batch updates done so far.
+        Mini-batch updates so far.
     lower_bound_ : float
-        Mean log-likelihood of the last epoch (:meth:`fit`) or mini-batch (:meth:`partial_fit`),
-        each batch scored with the parameters before its update.
+        Mean log-likelihood of the last epoch (:meth:`fit`) or mini-batch
+        (:meth:`partial_fit`), each batch scored with the parameters before its update.
     lower_bounds_ : list of float
         ``lower_bound_`` of every epoch of :meth:`fit`.
     n_features_in_ : int
@@ -119,6 +102,21 @@ class MiniBatchGaussianMixture(GaussianMixture):
     array([-3.,  3.])
     """
 
+    _rules = {
+        "n_components": whole_number(low=1),
+        "covariance_type": one_of(*eng.COVARIANCE_TYPES),
+        "reg_covar": number(low=0.0),
+        "batch_size": whole_number(low=1),
+        "max_iter": whole_number(low=1),
+        "learning_decay": number(low=0.0, high=1.0, low_inclusive=False),
+        "learning_offset": number(low=0.0),
+        "tol": number(low=0.0),
+        "init_params": one_of(*INIT_PARAMS),
+        "random_state": seed,
+        "verbose": whole_number(low=0),
+        "n_jobs": jobs,
+    }
+
     def __init__(
         self,
         n_components=1,
@@ -136,6 +134,7 @@ class MiniBatchGaussianMixture(GaussianMixture):
         precisions_init=None,
         random_state=None,
         verbose=0,
+        n_jobs=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -151,90 +150,59 @@ class MiniBatchGaussianMixture(GaussianMixture):
         self.precisions_init = precisions_init
         self.random_state = random_state
         self.verbose = verbose
+        self.n_jobs = n_jobs
 
-    def _validate_params(self):
-        _check_param("n_components", self.n_components, Integral, low=1)
-        _check_param("covariance_type", self.covariance_type, None, options=est.COVARIANCE_TYPES)
-        _check_param("reg_covar", self.reg_covar, Real, low=0.0)
-        _check_param("batch_size", self.batch_size, Integral, low=1)
-        _check_param("max_iter", self.max_iter, Integral, low=1)
-        _check_param("learning_decay", self.learning_decay, Real, low=0.0)
-        _check_param("learning_offset", self.learning_offset, Real, low=0.0)
-        _check_param("tol", self.tol, Real, low=0.0)
-        _check_param("init_params", self.init_params, None, options=INIT_PARAMS)
-        _check_param("verbose", self.verbose, Integral, low=0)
-        if not 0.0 < self.learning_decay <= 1.0:
-            raise InvalidParameterError(
-                "The 'learning_decay' parameter of MiniBatchGaussianMixture must be in (0, 1]. "
-                f"Got {self.learning_decay!r} instead."
-            )
-        rs = self.random_state
-        if not (rs is None or isinstance(rs, (Integral, np.random.RandomState))):
-            raise InvalidParameterError(
-                "The 'random_state' parameter of MiniBatchGaussianMixture must be None, an int "
-                f"or a numpy RandomState instance. Got {rs!r} instead."
-            )
+    # -- the online step ----------------------------------------------------------------------
 
-    # ------------------------------------------------------------------ the online step
-
-    def _start(self, X_init, w_init, shift):
-        """Initial parameters (from ``X_init`` unless all three ``*_init`` are given)."""
+    def _begin(self, engine, X_init, w_init, centre):
+        """Initial parameters from ``X_init`` (unless all ``*_init`` are given), and a fresh
+        running average about ``centre``."""
         self._rng = check_random_state(self.random_state)
-        inits = self._check_initial_parameters(X_init.shape[1])
-        if X_init.shape[0] < self.n_components and not all(p is not None for p in inits):
+        initial = self._check_initial_values(X_init.shape[1])
+        if X_init.shape[0] < self.n_components and not self._needs_no_sample(initial):
             raise ValueError(
-                "Expected n_samples >= n_components in the first mini-batch but got "
-                f"n_components = {self.n_components}, n_samples = {X_init.shape[0]}."
-            )
-        self._initialize_parameters(X_init, self._rng, inits, w_init)
+                f"The first mini-batch has {X_init.shape[0]} rows, fewer than "
+                f"n_components={self.n_components}: expected n_samples >= n_components.")
+        self._initialise(engine, (X_init, w_init), initial, self._rng)
         self.weights_ = np.asarray(self.weights_, dtype=np.float64)
         self.means_ = np.asarray(self.means_, dtype=np.float64)
-        self._shift = np.asarray(shift, dtype=np.float64)
-        self._stats = None
+        self._centre = np.asarray(centre, dtype=np.float64)
+        self._running = None
         self.n_steps_ = 0
-        self._chunk_size = default_chunk_size(
-            X_init.shape[1], self.n_components, self.covariance_type
-        )
 
-    def _step(self, X_batch, w_batch):
-        """One stepwise-EM update; returns the batch's total log-likelihood and weight."""
-        coefficients = _fast.make_coefficients(
-            self.weights_, self.means_, self.precisions_cholesky_, self._shift,
-            self.covariance_type,
-        )
-        stats = _chunk_statistics(
-            X_batch, w_batch, coefficients, self._shift, self.covariance_type, self._chunk_size
-        )
-        if not stats.n_samples > 0:  # a batch of zero total weight carries no information
+    def _step(self, engine, X_batch, w_batch):
+        """One stepwise-EM update; returns the batch's summed log-likelihood and weight."""
+        rows = eng.Rows(X_batch, w_batch, centre=self._centre)
+        stats = engine.e_step(rows, *self._scoring_parameters())
+        if not stats.weight > 0:  # a batch of zero total weight carries no information
             return 0.0, 0.0
-        batch_ll, batch_weight = stats.log_likelihood, stats.n_samples
-        per_sample = _scaled(stats, 1.0 / stats.n_samples)
-        if self._stats is None:
-            self._stats = per_sample  # the first step is a full EM step on the first batch
+        per_sample = stats.scaled(1.0 / stats.weight)
+        if self._running is None:
+            self._running = per_sample  # the first step is a full EM step on the first batch
         else:
             rho = (self.n_steps_ + self.learning_offset) ** (-self.learning_decay)
-            self._stats = _scaled(self._stats, 1.0 - rho) + _scaled(per_sample, rho)
+            self._running = self._running.scaled(1.0 - rho) + per_sample.scaled(rho)
         self.n_steps_ += 1
-        weights, means, covariances = _fast.parameters_from_statistics(
-            self._stats, self._shift, self.covariance_type, self.reg_covar
-        )
-        self.weights_, self.means_, self.covariances_ = weights, means, covariances
-        self.precisions_cholesky_ = est.compute_precision_cholesky(
-            covariances, self.covariance_type
-        )
-        return batch_ll, batch_weight
+        moments = eng.moments_from_statistics(self._running, self._centre, self.covariance_type,
+                                              self.reg_covar)
+        self.weights_ = moments.counts / np.sum(moments.counts)
+        self.means_ = moments.means
+        self.covariances_ = moments.covariances
+        self.precisions_cholesky_ = eng.precision_factors(moments.covariances,
+                                                          self.covariance_type)
+        return stats.log_norm, stats.weight
 
-    def _finish(self):
-        self._set_parameters(self._get_parameters())  # precisions_
+    def _refresh(self):
+        self.precisions_ = eng.precisions_from_factors(self.precisions_cholesky_,
+                                                       self.covariance_type)
 
-    # ------------------------------------------------------------------ public API
+    # -- public API ---------------------------------------------------------------------------
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the model with one mini-batch (one stepwise-EM step).
 
         The first call initialises the model on this batch (``init_params``, or the
-        ``*_init`` parameters) and takes the batch mean as the fixed centre of the
-        statistics.
+        ``*_init`` values) and fixes the batch's mean as the centre of the statistics.
 
         Parameters
         ----------
@@ -243,25 +211,23 @@ class MiniBatchGaussianMixture(GaussianMixture):
         y : None
             Ignored.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative per-sample weights.
 
         Returns
         -------
-        self : MiniBatchGaussianMixture
+        self
         """
-        first = not hasattr(self, "_stats")
+        first = not hasattr(self, "_running")
         if first:
-            self._validate_params()
+            self._check_parameters()
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first)
-        sample_weight = _check_sample_weight(sample_weight, X.shape[0])
-        with est.blas_single_thread():
+        sample_weight = eng.checked_sample_weight(sample_weight, X.shape[0])
+        with self._engine(X.shape[1]) as engine:
             if first:
-                shift = np.average(X, axis=0, weights=sample_weight)
-                self._start(X, sample_weight, shift)
-            batch_ll, batch_weight = self._step(X, sample_weight)
-            self._finish()
+                self._begin(engine, X, sample_weight, np.average(X, axis=0, weights=sample_weight))
+            batch_log_likelihood, batch_weight = self._step(engine, X, sample_weight)
+        self._refresh()
         if batch_weight > 0:
-            self.lower_bound_ = batch_ll / batch_weight
+            self.lower_bound_ = batch_log_likelihood / batch_weight
         elif not hasattr(self, "lower_bound_"):
             self.lower_bound_ = -np.inf
         self.lower_bounds_ = [self.lower_bound_]
@@ -269,62 +235,51 @@ class MiniBatchGaussianMixture(GaussianMixture):
         self.converged_ = False
         return self
 
+    def _forget(self):
+        for name in ("_running", "lower_bound_", "n_iter_"):
+            self.__dict__.pop(name, None)
+
     def fit(self, X, y=None, sample_weight=None):
         """Fit with ``max_iter`` epochs of shuffled mini-batches of ``batch_size`` rows.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data.
         y : None
             Ignored.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative per-sample weights.
 
         Returns
         -------
-        self : MiniBatchGaussianMixture
+        self
         """
-        self._validate_params()
-        for name in ("_stats", "lower_bound_", "n_iter_"):
-            self.__dict__.pop(name, None)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        if X.shape[0] < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got "
-                f"n_components = {self.n_components}, n_samples = {X.shape[0]}."
-            )
-        sample_weight = _check_sample_weight(sample_weight, X.shape[0])
-        n_samples = X.shape[0]
-        with est.blas_single_thread():
-            indices = init_sample_indices(n_samples)
-            self._start(
-                X[indices],
-                None if sample_weight is None else sample_weight[indices],
-                np.average(X, axis=0, weights=sample_weight),
-            )
-            self.lower_bounds_ = []
-            self.converged_ = False
-            lower_bound = -np.inf
+        self._check_parameters()
+        self._forget()
+        rows, _ = self._training_rows(X, sample_weight)
+        X, sample_weight, n_samples = rows.X, rows.sample_weight, rows.n_samples
+        with self._engine(rows.n_features) as engine:
+            first = init_sample_indices(n_samples)
+            self._begin(engine, X[first], None if sample_weight is None else sample_weight[first],
+                        rows.centre)
+            self.lower_bounds_, self.converged_, bound = [], False, -np.inf
             for epoch in range(1, self.max_iter + 1):
                 order = self._rng.permutation(n_samples)
-                total_ll = total_weight = 0.0
+                total_log_likelihood = total_weight = 0.0
                 for start in range(0, n_samples, self.batch_size):
-                    rows = np.sort(order[start : start + self.batch_size])
-                    w = None if sample_weight is None else sample_weight[rows]
-                    ll, weight = self._step(X[rows], w)
-                    total_ll += ll
+                    batch = np.sort(order[start : start + self.batch_size])
+                    log_likelihood, weight = self._step(
+                        engine, X[batch], None if sample_weight is None else sample_weight[batch])
+                    total_log_likelihood += log_likelihood
                     total_weight += weight
-                previous, lower_bound = lower_bound, total_ll / total_weight
-                self.lower_bounds_.append(lower_bound)
-                if self.verbose:
-                    print(f"Epoch {epoch}: mean mini-batch log-likelihood {lower_bound:.6f}")
-                if abs(lower_bound - previous) < self.tol:
+                previous, bound = bound, total_log_likelihood / total_weight
+                self.lower_bounds_.append(bound)
+                self._say(1, f"Epoch {epoch}: mean mini-batch log-likelihood {bound:.6f}")
+                if abs(bound - previous) < self.tol:
                     self.converged_ = True
                     break
-            self._finish()
+        self._refresh()
         self.n_iter_ = epoch
-        self.lower_bound_ = lower_bound
+        self.lower_bound_ = bound
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -332,7 +287,7 @@ class MiniBatchGaussianMixture(GaussianMixture):
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def fit_chunks(self, make_chunks):
-        """``max_iter`` epochs of :meth:`partial_fit` over the chunks of ``make_chunks()``.
+        """``max_iter`` epochs of :meth:`partial_fit`, one step per chunk of ``make_chunks()``.
 
         Parameters
         ----------
@@ -342,26 +297,24 @@ class MiniBatchGaussianMixture(GaussianMixture):
 
         Returns
         -------
-        self : MiniBatchGaussianMixture
+        self
         """
-        self._validate_params()
-        for name in ("_stats", "lower_bound_", "n_iter_"):
-            self.__dict__.pop(name, None)
-        lower_bounds = []
-        for epoch in range(1, self.max_iter + 1):
-            total_ll = total_weight = 0.0
+        self._check_parameters()
+        self._forget()
+        bounds = []
+        for _ in range(self.max_iter):
+            total_log_likelihood = total_weight = 0.0
             for item in make_chunks():
-                X_chunk, w = _split(item)
-                self.partial_fit(X_chunk, sample_weight=w)
-                weight = float(len(X_chunk) if w is None else np.sum(w))
-                total_ll += self.lower_bound_ * weight
+                X_chunk, weights = item if isinstance(item, tuple) else (item, None)
+                self.partial_fit(X_chunk, sample_weight=weights)
+                weight = float(len(X_chunk) if weights is None else np.sum(weights))
+                total_log_likelihood += self.lower_bound_ * weight
                 total_weight += weight
-            lower_bounds.append(total_ll / total_weight)
-        self.n_iter_ = epoch
-        self.lower_bounds_ = lower_bounds
-        self.lower_bound_ = lower_bounds[-1]
+            bounds.append(total_log_likelihood / total_weight)
+        self.n_iter_ = len(bounds)
+        self.lower_bounds_ = bounds
+        self.lower_bound_ = bounds[-1]
         return self
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "weights_") and hasattr(self, "precisions_")
-

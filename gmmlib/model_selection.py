@@ -15,72 +15,9 @@ import warnings
 
 import numpy as np
 
+from .engine import COVARIANCE_TYPES, n_parameters
+
 __all__ = ["n_parameters", "aic", "bic", "sweep"]
-
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-
-
-def n_parameters(n_components, n_features, covariance_type="full"):
-    """Number of free parameters of a Gaussian mixture.
-
-    A mixture of :math:`K` Gaussians in :math:`D` dimensions has :math:`K - 1` free weights
-    (they sum to 1), :math:`KD` mean coordinates, and covariance parameters depending on the
-    covariance type:
-
-    ============== ===================== =======================================
-    type           covariance parameters  meaning
-    ============== ===================== =======================================
-    ``"full"``     :math:`K D(D+1)/2`     one symmetric matrix per component
-    ``"tied"``     :math:`D(D+1)/2`       one symmetric matrix shared by all
-    ``"diag"``     :math:`K D`            one variance per feature per component
-    ``"spherical"`` :math:`K`             one variance per component
-    ============== ===================== =======================================
-
-    Introduced in {ref}`ch-choosing-k`.
-
-    Parameters
-    ----------
-    n_components : int
-        Number of components :math:`K` (at least 1).
-    n_features : int
-        Dimension :math:`D` of the data (at least 1).
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
-        Form of the covariance matrices.
-
-    Returns
-    -------
-    int
-        The number of free parameters :math:`p`.
-
-    Raises
-    ------
-    ValueError
-        If ``covariance_type`` is unknown or a size is smaller than 1.
-
-    Examples
-    --------
-    >>> from gmmlib.model_selection import n_parameters
-    >>> n_parameters(3, 2, "full")  # 3 * 3 covariance + 3 * 2 means + 2 weights
-    17
-    >>> [n_parameters(3, 2, t) for t in ("full", "tied", "diag", "spherical")]
-    [17, 11, 14, 11]
-    """
-    n_components, n_features = _positive_int(n_components, "n_components"), _positive_int(
-        n_features, "n_features"
-    )
-    K, D = n_components, n_features
-    try:
-        cov_params = {
-            "full": K * D * (D + 1) // 2,
-            "tied": D * (D + 1) // 2,
-            "diag": K * D,
-            "spherical": K,
-        }[covariance_type]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"covariance_type must be one of {COVARIANCE_TYPES}; got {covariance_type!r}."
-        ) from None
-    return int(cov_params + K * D + K - 1)
 
 
 def aic(log_likelihood, n_parameters):

@@ -19,8 +19,9 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture as SkBayesianGaussianMixture
 
-from gmmlib import BayesianGaussianMixture, bayesian
-from gmmlib import _estimation as est
+from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
+
+from gmmlib import BayesianGaussianMixture, _base, bayesian
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
 
@@ -111,7 +112,7 @@ def sklearn_with_prior(X, covariance_type, prior_type, **priors):
 def moments(X, K, covariance_type, seed=0, reg_covar=1e-6):
     """EM's M-step moments for random responsibilities."""
     resp = np.random.default_rng(seed).dirichlet(np.full(K, 0.7), size=len(X))
-    return resp, est.estimate_gaussian_parameters(X, resp, reg_covar, covariance_type)
+    return resp, _estimate_gaussian_parameters(X, resp, reg_covar, covariance_type)
 
 
 @pytest.mark.parametrize("custom", [False, True], ids=["default-prior", "custom-prior"])
@@ -329,7 +330,7 @@ def test_lower_bound_is_the_elbo_up_to_a_constant(prior_type):
     for trial in range(6):
         X = rng.normal(size=(N, D)) * rng.uniform(0.5, 3) + rng.normal(size=D)
         resp = rng.dirichlet(np.full(K, rng.uniform(0.2, 3)), size=N)
-        nk, xbar, scatter = est.estimate_gaussian_parameters(X, resp, 0.0, "full")
+        nk, xbar, scatter = _estimate_gaussian_parameters(X, resp, 0.0, "full")
         posterior = bayesian.update_posterior(nk, xbar, scatter, prior, prior_type, "full")
         bound = bayesian.lower_bound(-np.sum(resp * np.log(resp)), posterior, prior_type,
                                      "full", D)
@@ -348,7 +349,7 @@ def test_entropy_term_is_the_only_place_the_responsibilities_enter():
     values = []
     for concentration in (0.3, 3.0):
         resp = rng.dirichlet(np.full(K, concentration), size=N)
-        nk, xbar, scatter = est.estimate_gaussian_parameters(X, resp, 0.0, "full")
+        nk, xbar, scatter = _estimate_gaussian_parameters(X, resp, 0.0, "full")
         posterior = bayesian.update_posterior(nk, xbar, scatter, prior, "dirichlet_process",
                                               "full")
         values.append(elbo_by_terms(X, resp, prior, posterior, "dirichlet_process"))
@@ -361,7 +362,7 @@ def test_entropy_term_is_the_only_place_the_responsibilities_enter():
 
 def fixed_start(resp):
     """Make every fit start from ``resp`` (same initialisation for weighted and repeated)."""
-    return lambda self, X, random_state, sample_weight=None: resp
+    return lambda X, sample_weight, n_components, init_params, random_state: resp
 
 
 @pytest.mark.parametrize("prior_type", PRIOR_TYPES)
@@ -372,14 +373,11 @@ def test_integer_weights_equal_repeated_rows(monkeypatch, covariance_type, prior
     resp = np.random.default_rng(1).dirichlet(np.ones(4), size=len(X))
     params = dict(n_components=4, covariance_type=covariance_type, tol=0.0, max_iter=25,
                   weight_concentration_prior_type=prior_type)
-    from gmmlib import mixture
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        monkeypatch.setattr(mixture.GaussianMixture, "_initial_responsibilities",
-                            fixed_start(resp))
+        monkeypatch.setattr(_base, "initial_responsibilities", fixed_start(resp))
         weighted = BayesianGaussianMixture(**params).fit(X, sample_weight=w)
-        monkeypatch.setattr(mixture.GaussianMixture, "_initial_responsibilities",
+        monkeypatch.setattr(_base, "initial_responsibilities",
                             fixed_start(np.repeat(resp, w, axis=0)))
         repeated = BayesianGaussianMixture(**params).fit(np.repeat(X, w, axis=0))
     assert_same_fit(weighted, repeated, rtol=1e-10)
@@ -416,28 +414,30 @@ def test_history_records_every_iteration():
 def test_score_samples_is_the_normaliser_of_the_responsibilities():
     X = overlapping_2d()
     model = BayesianGaussianMixture(n_components=3, random_state=0).fit(X)
-    log_rho = bayesian.log_rho(X, model._fitted_posterior(), model.weight_concentration_prior_type,
+    log_rho = bayesian.log_rho(X, model._posterior(), model.weight_concentration_prior_type,
                                "full")
     assert_close(model.score_samples(X), logsumexp(log_rho, axis=1), 1e-13)
     assert_close(model.predict_proba(X).sum(axis=1), np.ones(len(X)), 1e-14)
 
 
-@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_fused_pass_equals_the_plain_e_step(covariance_type, weighted):
-    """The fused pass gives the plain E-step's moments and entropy (far-off, narrow parts too)."""
-    X = shifted_3d(n=3000)
-    w = np.random.default_rng(5).uniform(0, 3, size=len(X)) if weighted else None
-    model = BayesianGaussianMixture(n_components=5, covariance_type=covariance_type,
-                                    weight_concentration_prior=1e-3)
-    prior = bayesian.prior_from_data(X, covariance_type, 5, weight_concentration=1e-3)
-    resp = np.random.default_rng(6).dirichlet(np.full(5, 0.3), size=len(X))
-    posterior = model._update(model._moments(X, resp, w), prior)
-    resp_plain, entropy_plain = model._e_step(X, posterior, w)
-    moments_plain = model._moments(X, resp_plain, w)
-    fused = bayesian._FusedSweep(X, covariance_type, 1e-6, 5, w)
-    moments_fused, entropy_fused = fused(
-        posterior, bayesian.e_step_offsets(posterior, "dirichlet_process", 3))
-    for a, b in zip(moments_fused, moments_plain):
-        assert_close(a, b, 1e-10)
-    assert_close(entropy_fused, entropy_plain, 1e-10)
+def test_chunks_dask_and_threads_give_the_in_memory_fit(covariance_type):
+    """The same fit from chunks that never sit together, from a Dask array and on two threads
+    (the prior's defaults then come from one pass of the engine)."""
+    import dask.array as da
+
+    X = overlapping_4d(n=600)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, size=len(X))
+    params = dict(n_components=4, covariance_type=covariance_type, random_state=0,
+                  max_iter=30, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        in_memory = BayesianGaussianMixture(**params).fit(X, sample_weight=w)
+        chunked = BayesianGaussianMixture(**params).fit_chunks(
+            lambda: ((X[i : i + 128], w[i : i + 128]) for i in range(0, len(X), 128)))
+        on_dask = BayesianGaussianMixture(**params).fit(da.from_array(X, chunks=(150, 4)),
+                                                       sample_weight=da.from_array(w, chunks=150))
+        threaded = BayesianGaussianMixture(n_jobs=2, **params).fit(X, sample_weight=w)
+    for other in (chunked, on_dask, threaded):
+        assert_same_fit(other, in_memory, rtol=1e-9)
+        assert_close(other.covariance_prior_, in_memory.covariance_prior_, 1e-12)

@@ -92,8 +92,8 @@ def test_array_api_dispatch_with_numpy_inputs():
 def test_parameters_and_defaults_match_sklearn():
     ours = BayesianGaussianMixture().get_params()
     theirs = SkBayesianGaussianMixture().get_params()
-    assert set(ours) - set(theirs) == {"record_history"}
-    assert ours["record_history"] is False
+    assert set(ours) - set(theirs) == {"record_history", "n_jobs"}  # gmmlib's extras
+    assert ours["record_history"] is False and ours["n_jobs"] is None
     for name, value in theirs.items():
         assert ours[name] == value, name
 
@@ -114,18 +114,18 @@ def X():
 
 
 @pytest.mark.parametrize("params, message", [
-    (dict(n_components=0), r"n_components.*int >= 1"),
+    (dict(n_components=0), r"n_components.*at least 1"),
     (dict(n_components=2.0), r"n_components"),
     (dict(covariance_type="ful"), r"covariance_type.*'full'"),
     (dict(weight_concentration_prior_type="dirichlet"),
      r"weight_concentration_prior_type.*dirichlet_process"),
-    (dict(weight_concentration_prior=0.0), r"weight_concentration_prior.*> 0"),
-    (dict(weight_concentration_prior=-1.0), r"weight_concentration_prior.*> 0"),
+    (dict(weight_concentration_prior=0.0), r"weight_concentration_prior.*greater than 0"),
+    (dict(weight_concentration_prior=-1.0), r"weight_concentration_prior.*greater than 0"),
     (dict(weight_concentration_prior="small"), r"weight_concentration_prior"),
-    (dict(mean_precision_prior=0), r"mean_precision_prior.*> 0"),
-    (dict(degrees_of_freedom_prior=-2.0), r"degrees_of_freedom_prior.*> 0"),
+    (dict(mean_precision_prior=0), r"mean_precision_prior.*greater than 0"),
+    (dict(degrees_of_freedom_prior=-2.0), r"degrees_of_freedom_prior.*greater than 0"),
     (dict(degrees_of_freedom_prior=0.5), r"degrees_of_freedom_prior.*greater than.*1"),
-    (dict(covariance_prior=-1.0, covariance_type="spherical"), r"covariance_prior.*> 0"),
+    (dict(covariance_prior=-1.0, covariance_type="spherical"), r"covariance_prior.*greater than 0"),
     (dict(covariance_prior=np.eye(3)), r"covariance_prior.*shape \(2, 2\)"),
     (dict(covariance_prior=np.array([[1.0, 2.0], [2.0, 1.0]])), r"positive-definite"),
     (dict(covariance_prior=np.array([1.0, -1.0]), covariance_type="diag"), r"positive"),
@@ -136,7 +136,7 @@ def X():
     (dict(max_iter=-1), r"max_iter"),
     (dict(init_params="k-means"), r"init_params.*kmeans"),
     (dict(random_state="zero"), r"random_state"),
-    (dict(record_history="yes"), r"record_history.*bool"),
+    (dict(record_history="yes"), r"record_history.*True or False"),
 ])
 def test_invalid_parameters_rejected_in_fit(X, params, message):
     model = BayesianGaussianMixture(**params)
@@ -157,7 +157,7 @@ def test_non_finite_data_rejected(X, bad, message):
 def test_shapes_and_sizes_rejected(X):
     with pytest.raises(ValueError, match="2D array"):
         BayesianGaussianMixture().fit(X[:, 0])
-    with pytest.raises(ValueError, match="fewer than n_components = 5"):
+    with pytest.raises(ValueError, match="fewer samples .4. than components"):
         BayesianGaussianMixture(n_components=5).fit(X[:4])
     with pytest.raises(ValueError, match="minimum of 2"):
         BayesianGaussianMixture().fit(X[:1])
@@ -168,6 +168,7 @@ def test_shapes_and_sizes_rejected(X):
 
 @pytest.mark.parametrize("weights, message", [
     (-np.ones(40), "non-negative"), (np.zeros(40), "all zero"), (np.ones(7), "shape"),
+    (np.full(40, np.nan), "finite"),
 ])
 def test_bad_sample_weight_rejected(X, weights, message):
     with pytest.raises(ValueError, match=message):

@@ -96,14 +96,15 @@ def test_array_api_dispatch_with_numpy_inputs():
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_get_params_round_trip_matches_sklearn(covariance_type):
-    """Same constructor parameters and defaults as scikit-learn (plus ``record_history``)."""
+    """Same constructor parameters and defaults as scikit-learn, plus gmmlib's ``n_jobs``
+    (threads, default None as in scikit-learn's estimators) and ``record_history``."""
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
     ours = GaussianMixture(covariance_type=covariance_type).get_params()
     theirs = SkGaussianMixture(covariance_type=covariance_type).get_params()
     extras = set(ours) - set(theirs)
-    assert extras <= {"record_history"}, f"unexpected extra parameters {extras}"
-    assert ours.get("record_history", False) is False
+    assert extras <= {"n_jobs", "record_history"}, f"unexpected extra parameters {extras}"
+    assert ours["record_history"] is False and ours["n_jobs"] is None
     for name, value in theirs.items():
         assert name in ours, f"missing constructor parameter {name!r}"
         assert ours[name] == value, f"default of {name!r} is {ours[name]!r}, sklearn has {value!r}"

@@ -234,39 +234,10 @@ def test_convergence_warning_message():
         GaussianMixture(4, max_iter=2, random_state=0).fit(X)
 
 
-# ---------------------------------------------------------------- the fused, chunked EM path
+# ---------------------------------------------------------------- edge cases
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_fused_iteration_matches_reference_for_any_chunking(covariance_type):
-    """Chunk size and thread count change nothing beyond rounding; chunks add up."""
-    from gmmlib import _estimation, _fast
-
-    X = _overlapping_5d(n=3000)
-    inits = initial_parameters(X, 4, covariance_type)
-    gm = GaussianMixture(4, covariance_type=covariance_type, max_iter=0, **inits).fit(X)
-    params = (gm.weights_, gm.means_, gm.precisions_cholesky_)
-    reference = _estimation.em_iteration_reference(X, *params, covariance_type, 1e-6)
-    for chunk_size, n_threads in [(3000, 1), (256, 1), (700, 2), (1000, 3)]:
-        engine = _fast.FusedEM(X, covariance_type, 1e-6, n_components=4,
-                               chunk_size=chunk_size, n_threads=n_threads)
-        for got, expected in zip(engine.iteration(*params), reference):
-            assert_close(got, expected)
-
-    # statistics of two halves, prepared separately, add up to those of the whole
-    whole = _fast.FusedEM(X, covariance_type, 1e-6, n_components=4, chunk_size=3000)
-    coefficients = _fast.make_coefficients(*params, whole.shift, covariance_type)
-    halves = [_fast.prepare_chunk(part, whole.shift, covariance_type)
-              for part in (X[:1234], X[1234:])]
-    summed = sum((_fast.accumulate_statistics(c, coefficients) for c in halves[1:]),
-                 _fast.accumulate_statistics(halves[0], coefficients))
-    total = _fast.accumulate_statistics(whole.chunks[0], coefficients)
-    assert summed.n_samples == total.n_samples == len(X)
-    for name in ["log_likelihood", "nk", "sx", "sxx"]:
-        assert_close(getattr(summed, name), getattr(total, name))
-
-
-def test_fused_path_handles_an_empty_component():
+def test_an_empty_component_is_handled_as_in_sklearn():
     """A component far from all data (responsibilities ~0) is treated as scikit-learn does."""
     X = _overlapping_2d()
     means = np.array([[0.0, 0.0], [1.0, 1.0], [1e3, 1e3]])

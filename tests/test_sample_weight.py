@@ -83,19 +83,22 @@ def test_kmeans_initialisation_uses_the_weights(data, init_params):
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_weighted_initial_m_step_equals_repeated_rows(data, covariance_type):
-    """The initial M-step (from k-means responsibilities) weights every sum, including the
+    """The initial M-step (from given responsibilities) weights every sum, including the
     scatter matrix of the tied covariance."""
-    from gmmlib._estimation import estimate_gaussian_parameters
-    from gmmlib.mixture import _weighted_gaussian_parameters
+    from gmmlib import engine
 
     X, w = data
     resp = np.random.default_rng(1).dirichlet(np.ones(3), size=len(X))
-    weighted = _weighted_gaussian_parameters(X, resp, w.astype(float), 1e-6, covariance_type)
-    repeated = estimate_gaussian_parameters(
-        np.repeat(X, w, axis=0), np.repeat(resp, w, axis=0), 1e-6, covariance_type
-    )
-    for a, b in zip(weighted, repeated):
-        assert_close(a, b)
+    runner = engine.Engine(covariance_type, 3, X.shape[1])
+
+    def moments(rows, responsibilities):
+        stats = runner.statistics(rows, engine.GivenResponsibilities(responsibilities))
+        return runner.moments(rows, stats, 1e-6)
+
+    weighted = moments(engine.Rows(X, w.astype(float)), resp)
+    repeated = moments(engine.Rows(np.repeat(X, w, axis=0)), np.repeat(resp, w, axis=0))
+    for name in ("counts", "means", "covariances"):
+        assert_close(getattr(weighted, name), getattr(repeated, name))
 
 
 def test_fit_predict_with_weights_agrees_with_predict(data):

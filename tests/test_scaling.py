@@ -186,7 +186,7 @@ PEAK_SCRIPT = textwrap.dedent(
     import json, os, resource, sys, warnings
     import numpy as np
     from gmmlib import GaussianMixture
-    from gmmlib.scaling import default_chunk_size, peak_memory_of
+    from gmmlib.scaling import default_chunk_size, iter_row_chunks, peak_memory_of
 
     path, n, d = sys.argv[1], int(sys.argv[2]), 16
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(n, d))
@@ -198,7 +198,8 @@ PEAK_SCRIPT = textwrap.dedent(
     del out
     X = np.load(path, mmap_mode="r")
     warnings.simplefilter("ignore")
-    model, peak = peak_memory_of(GaussianMixture(5, max_iter=3, random_state=0).fit, X)
+    model, peak = peak_memory_of(GaussianMixture(5, max_iter=3, random_state=0).fit_chunks,
+                                 lambda: iter_row_chunks(X, 100_000))
     print(json.dumps(dict(peak=peak, file=X.nbytes, chunk=default_chunk_size(d, 5, "full"),
                           n_iter=model.n_iter_,
                           maxrss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)))
@@ -207,9 +208,10 @@ PEAK_SCRIPT = textwrap.dedent(
 
 
 def test_out_of_core_peak_memory_is_bounded_by_the_chunk_size(tmp_path):
-    """A 128 MB file, fitted with at most ~6,500-row chunks (two threads): tracemalloc's peak (what NumPy and
-    Python allocate) stays far below the file size. (The resident set size is not asserted:
-    it counts the file's pages that the memory map has read, which the OS may drop at will.)"""
+    """A 128 MB file streamed by ``fit_chunks`` in 100,000-row chunks of a memory map:
+    tracemalloc's peak (what NumPy and Python allocate) stays far below the file size. (The
+    resident set size is not asserted: it counts the file's pages that the memory map has read,
+    which the OS may drop at will.)"""
     import json
 
     n = 1_000_000

@@ -135,7 +135,7 @@ def _digits_problem(rng):
     from sklearn.decomposition import PCA
 
     from .. import GaussianMixture
-    from .._estimation import blas_single_thread
+    from ..engine import one_blas_thread as blas_single_thread
     from ..datasets import load_digit_images
 
     _, X, _ = load_digit_images()
