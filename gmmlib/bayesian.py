@@ -19,9 +19,12 @@ Every update needs only the statistics that ordinary EM's M-step computes -- the
 ``N_k``, means ``xbar_k`` and covariances ``S_k`` -- so the variational M-step is the EM M-step
 with the prior's pseudo-counts added (:func:`update_posterior`). The functions here are pure:
 they take those moments and return the posterior, which is how the chapter checks each update.
+The estimator runs them on :mod:`gmmlib.engine`: its E-step with the offsets of
+:func:`e_step_offsets` gives the statistics and the responsibilities' entropy, its M-step the
+moments, exactly as for :class:`gmmlib.GaussianMixture`.
 
 Layout: the prior (defaults from the data) -> the updates of each factor -> E-step offsets ->
-the lower bound -> the estimator.
+the lower bound -> MAP-EM (a prior on the covariances only) -> the estimator.
 """
 
 import math
@@ -34,7 +37,7 @@ from sklearn.utils import check_array
 
 from . import engine as eng
 from ._base import INIT_PARAMS, MixtureBase
-from ._validation import InvalidParameterError, flag, jobs, number, one_of, seed, whole_number
+from ._validation import flag, jobs, number, one_of, seed, whole_number
 
 __all__ = [
     "BayesianGaussianMixture",
