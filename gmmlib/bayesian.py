@@ -542,7 +542,7 @@ def lower_bound(entropy, posterior, weight_prior_type, covariance_type, n_featur
     nu = posterior.degrees_of_freedom
     n_components = posterior.means.shape[0]
     # log det W_k / 2 from the stored factor of nu_k W_k (one shared value for 'tied')
-    log_det_factors = eng._log_det_factors(posterior.precisions_cholesky, covariance_type,
+    log_det_factors = eng.log_det_factors(posterior.precisions_cholesky, covariance_type,
                                            n_components, n_features)
     if covariance_type == "tied":
         log_det_factors = log_det_factors[0]
