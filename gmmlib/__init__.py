@@ -18,12 +18,14 @@ so the chapters can call the same code they explain:
 """
 
 from . import anomaly, checks, datasets, em, engine, gaussian, model_selection, plotting
+from .bayesian import BayesianGaussianMixture
 from .minibatch import MiniBatchGaussianMixture
 from .mixture import GaussianMixture
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BayesianGaussianMixture",
     "GaussianMixture",
     "MiniBatchGaussianMixture",
     "anomaly",
