@@ -20,10 +20,11 @@ export GMMLIB_PROGRESS := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 ROOT_OR_SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install book notebooks test test-lib test-notebooks test-book test-binder test-oldest student book-verified browser-deps bench clean
+.PHONY: help install book pdf notebooks test test-lib test-notebooks test-book test-binder test-oldest student book-verified browser-deps bench clean
 
 help:
-	@echo "make book   - create .venv, execute every chapter and build the book (prints where to open it)"
+	@echo "make book   - create .venv, execute every chapter and build the book and its PDF edition (prints where to open it)"
+	@echo "make pdf    - print the PDF edition (whole book + one PDF per chapter) from the site already built"
 	@echo "make test   - everything CI checks: gmmlib tests, nbval on every notebook, the strict book build, the built-site checks"
 	@echo "make notebooks - re-execute every notebook in place (commit the outputs afterwards)"
 	@echo "make student - the student edition (notebooks without solutions) in _build/html/student"
@@ -41,12 +42,24 @@ install: $(STAMP)
 
 # Executes every notebook afresh (execute_notebooks: force in _config.yml; a failing cell fails
 # the build) and treats every warning as an error.
-book: install
+book: install browser-deps
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	$(PY) book/_tools/student_edition.py $(HTML)/student
+	$(PY) book/_tools/print_pdf.py --html $(HTML)
 	@echo
 	@echo "Built $$(find $(HTML) -name '*.html' -not -path '*/_static/*' -not -name 'search.html' -not -name 'genindex.html' | wc -l) pages."
-	@echo "Open file://$(CURDIR)/$(HTML)/index.html"
+	@echo "Open file://$(CURDIR)/$(HTML)/index.html (the PDFs are in $(HTML)/pdf/)"
+
+# The PDF edition, printed from the built site by Debian's Chromium (the browser test's), with
+# MathJax typesetting from a local copy: _build/html/pdf/gaussian-mixtures.pdf (the whole book,
+# page numbers running through, cross-references as links inside it) and one PDF per page of
+# _toc.yml, linked from each page's download menu. Chosen over Jupyter Book's LaTeX builder
+# because it keeps every output as the site shows it (tables, the animation's first frame),
+# where LaTeX falls back to plain text or "<IPython.core.display.HTML object>" for outputs that
+# only have an HTML form, and because it needs no TeX Live (~140 MB to download, ~420 MB on disk)
+# and prints a chapter in seconds. Prints pages, size and time per PDF.
+pdf: install browser-deps
+	$(PY) book/_tools/print_pdf.py --html $(HTML)
 
 # For authors: re-execute notebooks in place so the committed outputs are current.
 # `make notebooks NB=notebooks/04_deriving_em.ipynb` re-executes one.
@@ -72,10 +85,11 @@ test-notebooks: install
 	  -n 2 --dist loadscope -p no:cacheprovider
 
 # The strict build, from the outputs nbval has just verified (so each notebook runs once per
-# test run), then the checks of the built site: pages, links, launch buttons, a real browser.
-test-book: book-verified student
-	$(BIN)/pytest tests -m book -p no:cacheprovider
-	@cat $(BUILD)/page-weights.txt
+# test run), the PDF edition, then the checks of the built site and the PDFs: pages, links,
+# launch buttons, a real browser, accessibility in light and dark mode.
+test-book: book-verified student pdf
+	$(BIN)/pytest tests -m book -n 2 -p no:cacheprovider
+	@cat $(BUILD)/page-weights.txt $(BUILD)/pdf-report.txt
 
 book-verified: install
 	@mkdir -p $(BUILD)
@@ -112,9 +126,12 @@ test-oldest:
 test-binder: install
 	$(BIN)/pytest tests -m binder -p no:cacheprovider
 
+# Debian's Chromium (the browser test, the accessibility test and the PDF edition) and Poppler's
+# pdftotext/pdfimages (the PDF checks).
 browser-deps:
-	@command -v chromium >/dev/null || { $(ROOT_OR_SUDO) apt-get update -qq && \
-	  $(ROOT_OR_SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	@command -v chromium >/dev/null && command -v pdftotext >/dev/null || { $(ROOT_OR_SUDO) apt-get update -qq && \
+	  $(ROOT_OR_SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium poppler-utils >/dev/null; }
 
 bench: install
 	$(PY) -m gmmlib.benchmark --scale

@@ -7,46 +7,22 @@ shipped in the ``sphinx-mathjax-offline`` wheel), and every other outside reques
 the test needs no network.
 """
 
-import http.server
-import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
-from functools import partial
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse, urlsplit
 
 import pytest
 import yaml
+from book_helpers import HTML, PAGES, ROOT, browser, html_dir, offline_browser, site  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.book
 
-ROOT = Path(__file__).resolve().parents[1]
-HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 MAX_PAGE_BYTES = 5 * 1024 * 1024
-
-
-def _toc_files(toc_path):
-    toc = yaml.safe_load(Path(toc_path).read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [chapter["file"] for chapter in part["chapters"]]
-    return files
-
-
-PAGES = _toc_files(os.environ.get("BOOK_TOC", ROOT / "_toc.yml"))
 CHAPTERS = [page for page in PAGES if page.startswith("notebooks/")]
-
-
-@pytest.fixture(scope="module")
-def html_dir():
-    if not (HTML / "index.html").exists():
-        pytest.fail(f"no built book in {HTML}: run `make book-verified` (or `make book`) first")
-    return HTML
 
 
 def _soup(page):
@@ -118,15 +94,75 @@ def test_pages_stay_light(html_dir):
     assert not heavy, f"pages above 5 MB: {heavy}"
 
 
-def test_internal_links_and_anchors_resolve(html_dir, tmp_path):
-    config = tmp_path / "linkcheckerrc"
-    config.write_text("[filtering]\nignore=\n  ^https?://\n  ^mailto:\n[AnchorCheck]\n")
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "linkchecker"), "--config", str(config), "--no-status",
-         "--no-warnings", (html_dir / "index.html").as_uri()],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+def test_internal_links_resolve_from_a_private_directory(html_dir, tmp_path):
+    """linkchecker follows every link of the site, from a copy only its owner can enter.
+
+    A fresh machine's user is root with the checkout in a private directory. linkchecker started
+    as root switches to the user ``nobody`` before it reads anything, and ``nobody`` cannot open
+    ``file://`` URLs there, so the site is served over HTTP by this process, which keeps the test's
+    own user. Only the site's own addresses are followed: outside ones are not ours to reach.
+    Anchors are checked by the next test, which parses each page once (linkchecker's anchor
+    plugin downloads and parses a page again for every distinct anchor linked to it).
+    """
+    private = tmp_path / "private"
+    private.mkdir()
+    private.chmod(0o700)
+    site = shutil.copytree(html_dir, private / "html")
+    with offline_browser.served(site) as url:
+        config = tmp_path / "linkcheckerrc"
+        config.write_text(f"[filtering]\nignore=\n  ^(?!{re.escape(url)}/)\n")
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "linkchecker"), "--config", str(config), "--no-status",
+             f"{url}/index.html"],
+            capture_output=True, text=True, timeout=600,
+        )
+    report = result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.returncode == 0, report
+    # A check that followed nothing would pass as well: it must have walked every page.
+    checked = re.search(r"(\d+) links? in (\d+) URLs? checked", result.stdout)
+    assert checked and int(checked.group(2)) >= len(PAGES), report
+
+
+def _in_site_links(html_dir):
+    """Yield ``(page, link, target file, fragment)`` for every link from one built page to another."""
+    from bs4 import BeautifulSoup
+
+    for page in sorted(html_dir.rglob("*.html")):
+        if "_static" in page.relative_to(html_dir).parts:
+            continue
+        soup = BeautifulSoup(page.read_text(), "html.parser")
+        for element in soup.find_all(["a", "link", "img", "script", "source", "iframe"]):
+            link = element.get("href") or element.get("src")
+            parts = urlsplit(link or "")
+            if not link or parts.scheme or parts.netloc:
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            yield page.relative_to(html_dir), link, target, unquote(parts.fragment)
+
+
+def test_internal_links_and_anchors_resolve(html_dir):
+    from bs4 import BeautifulSoup
+
+    anchors = {}
+
+    def anchors_of(path):
+        if path not in anchors:
+            soup = BeautifulSoup(path.read_text(), "html.parser")
+            anchors[path] = {e["id"] for e in soup.find_all(id=True)}
+            anchors[path] |= {e["name"] for e in soup.find_all("a", attrs={"name": True})}
+        return anchors[path]
+
+    broken, count = [], 0
+    for page, link, target, fragment in _in_site_links(html_dir):
+        count += 1
+        if not target.is_file():
+            broken.append(f"{page}: {link} (no such file)")
+        elif fragment and target.suffix == ".html" and fragment not in anchors_of(target):
+            broken.append(f"{page}: {link} (no element with id {fragment!r})")
+    assert count > 10 * len(PAGES), f"only {count} links found: is the site built?"
+    assert not broken, "broken links:\n" + "\n".join(broken)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -134,76 +170,10 @@ def test_internal_links_and_anchors_resolve(html_dir, tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 
-def _mathjax_dir():
-    import importlib.util
-
-    spec = importlib.util.find_spec("sphinx-mathjax-offline")
-    if spec is None:  # the wheel's top-level folder has a hyphen; find it beside site-packages
-        for entry in sys.path:
-            candidate = Path(entry) / "sphinx-mathjax-offline" / "static" / "mathjax"
-            if candidate.exists():
-                return candidate
-        pytest.fail("MathJax 3 not found: install the test extra (`pip install -e .[test]`)")
-    return Path(spec.origin).parent / "static" / "mathjax"
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def site(html_dir):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(html_dir)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.fail("Chromium is missing: `make test` installs it (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield browser
-        browser.close()
-
-
 def _open(browser, url):
-    """Open ``url`` with MathJax served locally and every other outside request refused."""
-    mathjax = _mathjax_dir()
-    page = browser.new_page()
+    """Open ``url`` offline; return the tab, its response and a list collecting its JS errors."""
     errors = []
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-
-    def on_console(message):
-        if message.type == "error" and "127.0.0.1" in (message.location or {}).get("url", "127.0.0.1"):
-            if not message.text.startswith("Failed to load resource"):
-                errors.append(f"console: {message.text}")
-
-    page.on("console", on_console)
-
-    def route(request_route):
-        request_url = request_route.request.url
-        host = urlparse(request_url).hostname
-        if host == "127.0.0.1":
-            return request_route.continue_()
-        match = re.search(r"/mathjax@3/es5/(.+?)(\?.*)?$", request_url)
-        if match and (mathjax / match.group(1)).is_file():
-            return request_route.fulfill(path=str(mathjax / match.group(1)))
-        return request_route.abort()
-
-    page.route("**/*", route)
-    response = page.goto(url, wait_until="load")
+    page, response = offline_browser.open_offline(browser, url, errors=errors)
     return page, response, errors
 
 
@@ -237,9 +207,7 @@ def test_page_in_browser(site, browser, page_name):
     page, response, errors = _open(browser, f"{site}/{page_name}.html")
     try:
         assert response.status == 200
-        if page.locator("script[src*='mathjax']").count():  # Sphinx loads MathJax only where there is math
-            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
-            page.evaluate("() => MathJax.startup.promise")
+        offline_browser.wait_for_math(page)  # Sphinx loads MathJax only where there is math
         math = page.evaluate(MATH_PROBLEMS)
         assert not math["errors"], f"MathJax errors: {math['errors']}"
         assert not math["undefinedMacros"], f"undefined TeX macros: {math['undefinedMacros']}"
