@@ -41,7 +41,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Executes every notebook afresh (execute_notebooks: force in _config.yml; a failing cell fails
-# the build) and treats every warning as an error.
+# the build) and treats every warning as an error; one OpenMP/BLAS thread, as the committed
+# outputs were made (see `notebooks`).
+book: export OMP_NUM_THREADS := 1
 book: install browser-deps
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	$(PY) book/_tools/student_edition.py $(HTML)/student
@@ -64,6 +66,9 @@ pdf: install browser-deps
 # For authors: re-execute notebooks in place so the committed outputs are current.
 # `make notebooks NB=notebooks/04_deriving_em.ipynb` re-executes one.
 NB ?= $(NOTEBOOKS)
+# One OpenMP/BLAS thread, as nbval runs them (test-notebooks): a nearly degenerate model (chapter
+# 11's AIC choice) prints different digits when a multi-threaded BLAS sums in another order.
+notebooks: export OMP_NUM_THREADS := 1
 notebooks: install
 	@for nb in $(NB); do echo "executing $$nb"; \
 	  (cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
