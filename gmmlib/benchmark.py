@@ -40,10 +40,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from threadpoolctl import threadpool_limits
 
+from .engine import COVARIANCE_TYPES
 from .mixture import GaussianMixture
 from .scaling import iter_row_chunks, peak_memory_of
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 WORKLOADS = [(200_000, 16, 10), (50_000, 64, 10)]
 QUICK_WORKLOADS = [(20_000, 16, 10), (5_000, 64, 10)]
 ITERATIONS = (1, 5, 20)

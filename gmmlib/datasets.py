@@ -1,34 +1,52 @@
 """The data sets the chapters use.
 
-All of them are generated or shipped with scikit-learn, so nothing is downloaded:
+Nothing is downloaded: the sets are generated, shipped with scikit-learn, or shipped with
+``gmmlib`` itself (in ``gmmlib/data/``, whose README gives each file's source and licence):
 
-- :func:`make_stretched_blobs` -- three rotated, unequally spread blobs, where k-means fails and
-  a Gaussian mixture succeeds.
+- :func:`make_stretched_blobs` -- three long, tilted, parallel blobs of unequal spread, where
+  k-means fails and a full-covariance Gaussian mixture succeeds.
 - :func:`make_two_moons` -- two interleaving half circles: clusters that are not Gaussian.
 - :func:`load_digit_images` -- the 1,797 handwritten 8 x 8 digits of scikit-learn.
+- :func:`load_old_faithful` -- 272 eruptions of the Old Faithful geyser: real data with two modes.
 """
 
 from __future__ import annotations
 
+from importlib import resources
+
 import numpy as np
 
-__all__ = ["make_stretched_blobs", "make_two_moons", "load_digit_images"]
+__all__ = ["make_stretched_blobs", "make_two_moons", "load_digit_images", "load_old_faithful"]
 
-#: Rotation applied by :func:`make_stretched_blobs` (a rotation by about 36.9 degrees).
-STRETCH = np.array([[0.8, -0.6], [0.6, 0.8]])
+#: Centres of the three blobs of :func:`make_stretched_blobs`, before the stretch.
+BLOB_CENTERS = np.array([[-1.0, -5.0], [1.0, 0.0], [0.0, 5.0]])
+
+#: Standard deviations of the three blobs of :func:`make_stretched_blobs`, before the stretch.
+BLOB_STDS = (1.5, 0.5, 1.0)
+
+_TILT = np.radians(30.0)
+
+#: Linear map applied by :func:`make_stretched_blobs` to each point (as a row, ``x @ STRETCH``):
+#: shrink the second coordinate to 0.3 of its size, then turn by 30 degrees. Its singular values
+#: are 1 and 0.3, so every round blob becomes an ellipse 3.3 times longer than wide.
+STRETCH = np.diag([1.0, 0.3]) @ np.array(
+    [[np.cos(_TILT), np.sin(_TILT)], [-np.sin(_TILT), np.cos(_TILT)]]
+)
 
 
 def make_stretched_blobs(n_samples=400, random_state=0, standardize=True):
-    """Three overlapping blobs of different spreads, rotated and standardised.
+    """Three long, tilted, parallel blobs of unequal spread: where k-means fails.
 
-    Draws ``make_blobs(n_samples, centers=3, cluster_std=[1.5, 0.5, 1.0], random_state=...)``,
-    multiplies the points by ``[[0.8, -0.6], [0.6, 0.8]]`` (:data:`STRETCH`) and, by default,
-    standardises each coordinate to mean 0 and variance 1. That matrix is a pure rotation, so
-    the blobs stay round until the standardisation stretches them along the axes: the set is
-    hard because the blobs overlap and differ in spread, and k-means and a full-covariance
-    mixture do about equally well on it (chapters {ref}`ch-kmeans` and
-    {ref}`ch-covariance-types` show this, and use more elongated data to show where k-means
-    fails). Introduced in {ref}`ch-kmeans`.
+    Draws ``make_blobs(n_samples, centers=BLOB_CENTERS, cluster_std=[1.5, 0.5, 1.0],
+    random_state=...)``: round blobs stacked along the second axis. Each point is then multiplied
+    by :data:`STRETCH`, which squeezes the second axis to 0.3 of its length and turns the plane by
+    30 degrees, and by default each coordinate is standardised. The result is three parallel,
+    tilted ellipses, each about 3.3 times longer than wide, lying side by side closer together
+    than they are long. k-means, which draws round clusters of one size, cuts across them; a
+    Gaussian mixture with full covariances follows them (the package's tests check this on
+    several seeds). An earlier version multiplied by ``[[0.8, -0.6], [0.6, 0.8]]``, the matrix
+    some tutorials give for this purpose: that matrix is a rotation, so its blobs stayed round and
+    k-means did not fail on them. Introduced in {ref}`ch-kmeans`.
 
     Parameters
     ----------
@@ -49,19 +67,22 @@ def make_stretched_blobs(n_samples=400, random_state=0, standardize=True):
 
     Examples
     --------
-    >>> from gmmlib.datasets import make_stretched_blobs
+    >>> import numpy as np
+    >>> from gmmlib.datasets import STRETCH, make_stretched_blobs
     >>> X, y = make_stretched_blobs()
     >>> X.shape, y.shape
     ((400, 2), (400,))
     >>> X.mean(axis=0).round(12) + 0.0, X.std(axis=0).round(12)
     (array([0., 0.]), array([1., 1.]))
+    >>> np.linalg.svd(STRETCH, compute_uv=False).round(12)  # a stretch, not a rotation
+    array([1. , 0.3])
     """
     from sklearn.datasets import make_blobs
 
     X, y = make_blobs(
         n_samples=n_samples,
-        centers=3,
-        cluster_std=[1.5, 0.5, 1.0],
+        centers=BLOB_CENTERS,
+        cluster_std=list(BLOB_STDS),
         random_state=_seed(random_state),
     )
     X = X @ STRETCH
@@ -135,6 +156,40 @@ def load_digit_images():
     X = np.asarray(digits.data, dtype=float)
     images = X.reshape(-1, 8, 8).copy()
     return images, X, np.asarray(digits.target)
+
+
+def load_old_faithful():
+    """Eruptions of the Old Faithful geyser: 272 durations and waiting times, in minutes.
+
+    The classic data set of R's ``datasets::faithful`` (Härdle 1991; see also Azzalini and
+    Bowman 1990), shipped with ``gmmlib`` as ``gmmlib/data/old_faithful.csv``, so nothing is
+    downloaded. Each row is one eruption of the geyser in Yellowstone National Park: how long it
+    lasted and how long the visitors then waited for the next one. Both columns have two modes
+    (short eruptions followed by short waits, long ones by long waits), which one Gaussian cannot
+    describe and a mixture of two can. The durations were timed in seconds and are heavily
+    rounded (multiples of 5 seconds are unusually frequent), so the data have many ties.
+    Introduced in {ref}`ch-one-gaussian`.
+
+    Returns
+    -------
+    pandas.DataFrame of shape (272, 2)
+        Columns ``"eruptions"`` (duration of the eruption, minutes) and ``"waiting"`` (time to
+        the next eruption, minutes), both float, in the order of R's data set.
+        ``.to_numpy()`` gives the data matrix :math:`X` with :math:`N = 272`, :math:`D = 2`.
+
+    Examples
+    --------
+    >>> from gmmlib.datasets import load_old_faithful
+    >>> faithful = load_old_faithful()
+    >>> faithful.shape, list(faithful.columns)
+    ((272, 2), ['eruptions', 'waiting'])
+    >>> faithful.mean().round(3).tolist()
+    [3.488, 70.897]
+    """
+    import pandas as pd
+
+    with (resources.files("gmmlib") / "data" / "old_faithful.csv").open("r") as handle:
+        return pd.read_csv(handle, dtype=float)
 
 
 def _seed(random_state):

@@ -23,9 +23,10 @@ import math
 import numpy as np
 from scipy import linalg
 
+from .engine import COVARIANCE_TYPES
+
 __all__ = ["e_step", "log_component_densities", "log_likelihood", "log_mixture_density", "m_step"]
 
-_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 # Added to N_k so that an empty component divides by a tiny number rather than by zero (the
 # same guard scikit-learn and gmmlib's estimator use).
 _EMPTY_GUARD = 10 * np.finfo(np.float64).eps
@@ -41,9 +42,9 @@ def _check_X(X):
 
 
 def _check_type(covariance_type):
-    if covariance_type not in _COVARIANCE_TYPES:
+    if covariance_type not in COVARIANCE_TYPES:
         raise ValueError(
-            f"covariance_type must be one of {list(_COVARIANCE_TYPES)}, got {covariance_type!r}."
+            f"covariance_type must be one of {list(COVARIANCE_TYPES)}, got {covariance_type!r}."
         )
 
 

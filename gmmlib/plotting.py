@@ -1,8 +1,9 @@
 """The book's figure style and the plots the chapters share.
 
 Every chapter calls :func:`use_book_style` once in its imports cell, so all figures share one
-colour-blind-safe palette (:data:`PALETTE`), readable font sizes and a light PNG size. Importing
-this module changes nothing: the style is set only when :func:`use_book_style` is called.
+colour-blind-safe palette (:data:`PALETTE`, seaborn's ``"colorblind"``), readable font sizes and
+sharp, double-resolution ("retina") PNGs. Importing this module changes nothing: the style is set
+only when :func:`use_book_style` is called.
 
 The helpers draw onto a Matplotlib ``Axes`` (the current one when ``ax`` is omitted) and return
 what they drew, so a chapter can label, colour or annotate the result further:
@@ -18,6 +19,7 @@ what they drew, so a chapter can label, colour or annotate the result further:
 from __future__ import annotations
 
 import numpy as np
+import seaborn
 
 __all__ = [
     "PALETTE",
@@ -29,24 +31,13 @@ __all__ = [
     "plot_image_grid",
 ]
 
-#: The book's colours: seaborn's ``"colorblind"`` palette (10 colours, hex strings), hardcoded so
-#: that seaborn is not needed at run time. Component ``k`` of a mixture is drawn in
-#: ``PALETTE[k % 10]``. Introduced in {ref}`ch-quick-tour`.
-PALETTE = [
-    "#0173b2",  # blue
-    "#de8f05",  # orange
-    "#029e73",  # green
-    "#d55e00",  # vermillion
-    "#cc78bc",  # pink
-    "#ca9161",  # brown
-    "#fbafe4",  # light pink
-    "#949494",  # grey
-    "#ece133",  # yellow
-    "#56b4e9",  # sky blue
-]
+#: The book's colours: seaborn's colour-blind-safe ``"colorblind"`` palette, as 10 hex strings
+#: (blue, orange, green, vermillion, pink, brown, light pink, grey, yellow, sky blue). Component
+#: ``k`` of a mixture is drawn in ``PALETTE[k % 10]``. Introduced in {ref}`ch-quick-tour`.
+PALETTE = [str(colour) for colour in seaborn.color_palette("colorblind").as_hex()]
 
-# Settings applied by use_book_style(). Figures are 6.4 x 4 inches at 100 dpi (a 640 x 400 PNG,
-# a few tens of kB), so pages stay light.
+# Settings applied by use_book_style(). Figures are 6.4 x 4 inches at 100 dpi; in a notebook they
+# are sent as PNGs of twice that resolution, displayed at 640 x 400 (see _use_retina_figures).
 _BOOK_RC = {
     "figure.figsize": (6.4, 4.0),
     "figure.dpi": 100,
@@ -74,8 +65,14 @@ def use_book_style():
 
     - the axes colour cycle is :data:`PALETTE` (seaborn's colour-blind-safe ``"colorblind"``);
     - fonts are readable (11 pt text, 12 pt axis labels, 10 pt tick labels and legends);
-    - figures are 6.4 x 4 inches at 100 dpi, saved with a tight bounding box (small PNGs);
+    - figures are 6.4 x 4 inches at 100 dpi, saved with a tight bounding box;
     - the top and right spines are hidden, and images use the ``viridis`` colour map.
+
+    In a Jupyter kernel it also shows figures as "retina" PNGs: twice the pixels in each direction,
+    tagged with their display width, so they stay sharp on high-density screens. MyST-NB copies
+    that width into the book's ``<img>`` tags, so a figure shows at its usual size, only sharper,
+    and narrows with its proportions kept on a narrow page. Outside a kernel (scripts, tests)
+    only ``rcParams`` change.
 
     Nothing happens when :mod:`gmmlib.plotting` is merely imported. Calling it twice is harmless.
     Introduced in {ref}`ch-quick-tour`.
@@ -97,6 +94,45 @@ def use_book_style():
 
     mpl.rcParams.update(_BOOK_RC)
     mpl.rcParams["axes.prop_cycle"] = cycler(color=PALETTE)
+    _use_retina_figures()
+
+
+def _use_retina_figures():
+    """In a running Jupyter kernel, show figures as double-resolution PNGs of their normal width.
+
+    The PNG has twice the pixels in each direction and carries only its display *width* as
+    metadata: MyST-NB copies that into the book's ``<img>`` style, and the browser derives the
+    height from the picture. (IPython's own "retina" format also fixes the height, and a fixed
+    height distorts a figure that the page narrows to fit.)
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the book's extra
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return
+    from matplotlib.figure import Figure
+
+    # Importing the inline backend sets up its figure formatters now (it would otherwise do so
+    # at the first figure, replacing ours).
+    import matplotlib_inline.backend_inline  # noqa: F401
+
+    shell.display_formatter.formatters["image/png"].for_type(Figure, _retina_png)
+
+
+def _retina_png(figure):
+    """Base64 PNG at twice the figure's dpi, with its display width (pixels at the figure's dpi)."""
+    import base64
+    import io
+
+    if not figure.axes and not figure.lines and not figure.patches and not figure.images:
+        return None  # an empty figure shows nothing, as in Jupyter's own formatter
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=2 * figure.dpi, bbox_inches="tight")
+    png = buffer.getvalue()
+    pixel_width = int.from_bytes(png[16:20], "big")  # from the PNG header (IHDR)
+    return base64.b64encode(png).decode("ascii"), {"width": pixel_width // 2}
 
 
 def _get_ax(ax):
@@ -108,11 +144,12 @@ def _get_ax(ax):
 
 
 def _equal_aspect(ax):
-    """Equal scales on both axes (ellipses keep their shape), also for shared axes."""
-    shared_x = len(ax.get_shared_x_axes().get_siblings(ax)) > 1
-    shared_y = len(ax.get_shared_y_axes().get_siblings(ax)) > 1
-    # Matplotlib refuses adjustable="datalim" when both axes are shared with other axes.
-    ax.set_aspect("equal", adjustable="box" if shared_x and shared_y else "datalim")
+    """Equal scales on both axes (ellipses keep their shape) without empty margins.
+
+    The axes box shrinks to the data's proportions (``adjustable="box"``); widening the data
+    limits instead (``"datalim"``) would fill a wide panel with empty space beside tall data.
+    """
+    ax.set_aspect("equal", adjustable="box")
 
 
 def _ellipse_geometry(covariance):

@@ -1,6 +1,7 @@
 """Tests for the self-check framework, gmmlib.checks._core."""
 
 import doctest
+import inspect
 
 import numpy as np
 import pytest
@@ -12,12 +13,29 @@ from gmmlib.checks._core import (
     call_reader_function,
     check_close,
     check_probabilities,
+    check_rng,
     check_shape,
     fail,
     passed,
     random_mixture,
     sample_mixture,
+    self_check,
 )
+
+EXPORTED_CHECKS = sorted(name for name in dir(gmmlib.checks) if name.startswith("check_"))
+
+# Modules whose checks still draw from an unseeded generator; each chapter's owner removes its
+# module once its checks use check_rng (the test below then passes, and strict xfail insists).
+NOT_YET_SEEDED = {
+    "gmmlib.checks.anomaly",
+    "gmmlib.checks.covariance",
+    "gmmlib.checks.density",
+    "gmmlib.checks.digits",
+    "gmmlib.checks.em",
+    "gmmlib.checks.practice",
+    "gmmlib.checks.scaling",
+    "gmmlib.checks.selection",
+}
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -35,6 +53,111 @@ def test_passed_prints(capsys):
 def test_fail_raises():
     with pytest.raises(SelfCheckError, match="^something is off$"):
         fail("something is off")
+
+
+# --- check_rng and self_check --------------------------------------------------------------
+
+
+def test_check_rng_is_seeded_by_name():
+    first = check_rng("check_something").standard_normal(5)
+    np.testing.assert_array_equal(first, check_rng("check_something").standard_normal(5))
+    assert not np.allclose(first, check_rng("check_other").standard_normal(5))
+    assert isinstance(check_rng("x"), np.random.Generator)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [RuntimeError("could not draw"), np.linalg.LinAlgError("Matrix is not positive definite"),
+     ValueError(), KeyError("weights"), ZeroDivisionError("division by zero")],
+)
+def test_self_check_turns_any_error_into_a_self_check_error(error):
+    @self_check
+    def check_thing(func):
+        func()
+        raise error
+
+    with pytest.raises(SelfCheckError) as info:
+        check_thing(lambda: 1.0)
+    message = str(info.value)
+    assert "`check_thing` could not finish checking your answer" in message
+    assert type(error).__name__ in message
+    assert info.value.__cause__ is error
+
+
+def test_self_check_lets_its_own_errors_and_results_through(capsys):
+    @self_check
+    def check_thing(func, n_trials=2):
+        """Docstring kept."""
+        if func() != 42:
+            fail("not 42.")
+        passed(f"{n_trials} trials.")
+
+    check_thing(lambda: 42, n_trials=3)
+    assert capsys.readouterr().out == "Correct! 3 trials.\n"
+    with pytest.raises(SelfCheckError, match="^not 42.$"):
+        check_thing(lambda: 41)
+    assert check_thing.__name__ == "check_thing" and check_thing.__doc__ == "Docstring kept."
+    assert list(inspect.signature(check_thing).parameters) == ["func", "n_trials"]
+    assert self_check(check_thing) is check_thing
+
+
+@pytest.mark.parametrize("name", EXPORTED_CHECKS)
+def test_every_exported_check_is_wrapped(name):
+    check = getattr(gmmlib.checks, name)
+    assert getattr(check, "_is_self_check", False), f"{name} is not wrapped by self_check"
+    with pytest.raises(SelfCheckError, match="called the wrong way"):
+        check()  # a reader who forgets the argument gets words, not a TypeError
+
+
+def _digest(value):
+    """Something comparable that changes whenever a (nested) input changes."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.shape, value.tobytes())
+    if isinstance(value, (list, tuple)):
+        return tuple(_digest(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _digest(v)) for k, v in value.items()))
+    if isinstance(value, np.random.Generator):
+        return ("generator", repr(value.bit_generator.state))
+    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
+        return value
+    return type(value).__name__
+
+
+def _inputs_seen_by_reader(check):
+    """Call ``check`` with readers that record their arguments and then raise."""
+    seen = []
+
+    def recorder(index):
+        def reader(*args, **kwargs):
+            seen.append((index, _digest(args), _digest(kwargs)))
+            raise ValueError("recorded")
+
+        return reader
+
+    required = [p for p in inspect.signature(check).parameters.values() if p.default is p.empty]
+    with pytest.raises(SelfCheckError):  # the recorder's error, reported in words
+        check(*[recorder(i) for i in range(len(required))])
+    return seen
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(strict=True, reason="not yet on check_rng")
+            if getattr(gmmlib.checks, name).__module__ in NOT_YET_SEEDED else (),
+        )
+        for name in EXPORTED_CHECKS
+    ],
+)
+def test_every_check_sees_the_same_inputs_on_every_call(name):
+    """Seeded checks never flake: two calls hand the reader's function identical inputs."""
+    check = getattr(gmmlib.checks, name)
+    first = _inputs_seen_by_reader(check)
+    assert first, f"{name} never called the reader's function"
+    assert first == _inputs_seen_by_reader(check)
 
 
 # --- call_reader_function ------------------------------------------------------------------

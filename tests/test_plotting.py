@@ -1,5 +1,7 @@
 """Tests for gmmlib.plotting: artists drawn (counts, geometry, colours, labels), not pixels."""
 
+import base64
+import struct
 import subprocess
 import sys
 
@@ -120,6 +122,31 @@ def test_book_style_lines_use_palette(restore_rc):
     lines = [ax.plot([0, 1], [i, i])[0] for i in range(3)]
     assert [line.get_color() for line in lines] == PALETTE[:3]
     plt.close(fig)
+
+
+def test_book_style_sends_retina_figures_from_a_kernel(tmp_path):
+    """In a notebook, figures arrive as double-resolution PNGs tagged with their display size."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "import matplotlib.pyplot as plt\n"
+            "from gmmlib.plotting import use_book_style\n"
+            "use_book_style()"
+        ),
+        nbformat.v4.new_code_cell("fig, ax = plt.subplots()\nax.plot([0, 1], [0, 1])\nplt.show()"),
+    ]
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    [output] = [o for o in notebook.cells[1].outputs if "image/png" in o.get("data", {})]
+    metadata = output["metadata"]["image/png"]
+    png = base64.b64decode(output["data"]["image/png"])
+    pixel_width, pixel_height = struct.unpack(">II", png[16:24])  # the PNG header (IHDR)
+    assert pixel_width // 2 == metadata["width"]
+    assert 500 <= metadata["width"] <= 640 and 300 <= pixel_height // 2 <= 400
+    # no height: the book's <img> would keep it while narrowing the width on a narrow page
+    assert "height" not in metadata
 
 
 def test_book_style_keeps_pngs_small(restore_rc, blobs, fitted, tmp_path):
@@ -319,6 +346,22 @@ def test_plot_gmm_and_density_on_shared_axes(blobs, fitted, share):
     plot_density(fitted["full"], blobs, ax=axes[1], grid_size=30)
     fig.canvas.draw()  # the aspect is applied at draw time
     assert all(a.get_aspect() == 1.0 for a in axes)
+    plt.close(fig)
+
+
+def test_plot_gmm_panel_has_no_empty_margin(blobs, fitted):
+    """Equal scales shrink the panel to the data; they do not pad the data with empty space."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))  # wider than the data, which are taller than wide
+    plot_gmm(fitted["full"], blobs, ax=ax)
+    fig.canvas.draw()
+    xmin, xmax = ax.get_xlim()
+    ymin, ymax = ax.get_ylim()
+    for (lo, hi), values in [((xmin, xmax), blobs[:, 0]), ((ymin, ymax), blobs[:, 1])]:
+        data_span = values.max() - values.min()
+        assert hi - lo < 1.4 * data_span, "more than a fifth of the panel is empty"
+    bbox = ax.get_position()
+    ratio = (bbox.width * fig.get_figwidth()) / (bbox.height * fig.get_figheight())
+    assert ratio == pytest.approx((xmax - xmin) / (ymax - ymin), rel=1e-6)
     plt.close(fig)
 
 

@@ -1,9 +1,17 @@
 """The self-check framework: what every ``check_*`` function of :mod:`gmmlib.checks` is built on.
 
-A check calls the reader's function on fresh random inputs, compares the result with a reference
+A check calls the reader's function on random inputs, compares the result with a reference
 computed by :mod:`gmmlib` or SciPy, and then either prints a short success message with
 :func:`passed` or raises :class:`SelfCheckError` with :func:`fail`, saying in plain words what is
-wrong. The helpers below do the common parts:
+wrong. Two rules hold for every check:
+
+- its inputs come from :func:`check_rng`, a generator seeded by the check's name, so a check
+  gives the same verdict every time it is called: a right answer never fails by bad luck and a
+  wrong one never slips through by luck;
+- it is wrapped by :func:`self_check`, so whatever goes wrong inside it reaches the reader as a
+  :class:`SelfCheckError` in plain words, never as a bare ``RuntimeError`` or ``LinAlgError``.
+
+The helpers below do the common parts:
 
 - :func:`call_reader_function` -- call the reader's function, turning its errors into advice.
 - :func:`check_shape`, :func:`check_close`, :func:`check_probabilities` -- compare a result with
@@ -12,8 +20,9 @@ wrong. The helpers below do the common parts:
 
 A typical check, in a chapter's module (``gmmlib/checks/<chapter>.py``)::
 
+    @self_check
     def check_log_pdf(log_pdf):
-        rng = np.random.default_rng()
+        rng = check_rng("check_log_pdf")
         n_samples, n_features = rng.integers(5, 40), rng.integers(1, 5)
         weights, means, covariances = random_mixture(rng, 1, n_features, "full")
         X = sample_mixture(rng, weights, means, covariances, "full", n_samples)[0]
@@ -25,10 +34,16 @@ A typical check, in a chapter's module (``gmmlib/checks/<chapter>.py``)::
 
 from __future__ import annotations
 
+import functools
+import inspect
+import zlib
+
 import numpy as np
 
 __all__ = [
     "SelfCheckError",
+    "self_check",
+    "check_rng",
     "passed",
     "fail",
     "call_reader_function",
@@ -56,6 +71,103 @@ class SelfCheckError(AssertionError):
     >>> issubclass(SelfCheckError, AssertionError)
     True
     """
+
+
+def check_rng(check_name):
+    """The random generator a self-check draws its inputs from, seeded by the check's name.
+
+    Every call of a check then sees the same inputs: its verdict on a function never changes
+    from one run to the next (no flaky checks, and a failure can be reproduced), while two checks
+    draw different inputs.
+
+    Parameters
+    ----------
+    check_name : str
+        The check's name, e.g. ``"check_log_pdf"``.
+
+    Returns
+    -------
+    numpy.random.Generator
+        A fresh generator with a seed derived from ``check_name`` (its CRC-32).
+
+    Examples
+    --------
+    >>> from gmmlib.checks._core import check_rng
+    >>> float(check_rng("check_e_step").random()) == float(check_rng("check_e_step").random())
+    True
+    >>> float(check_rng("check_e_step").random()) == float(check_rng("check_m_step").random())
+    False
+    """
+    return np.random.default_rng(zlib.crc32(str(check_name).encode("utf-8")))
+
+
+def self_check(check):
+    """Make a ``check_*`` function report every problem as a :class:`SelfCheckError`.
+
+    A self-check should only ever tell the reader, in words, what is wrong. The wrapped check
+
+    - reports a call with the wrong arguments (``check_e_step()``, ``check_e_step(f, g, h)``)
+      as a :class:`SelfCheckError` saying how to call it;
+    - lets its own :class:`SelfCheckError` through unchanged;
+    - turns any other exception (a ``LinAlgError`` on a result it could not use, a
+      ``RuntimeError``, a bug in the check) into a :class:`SelfCheckError` that names the
+      exception and keeps it as the cause.
+
+    :mod:`gmmlib.checks` applies it to every check it exports; applying it twice changes nothing.
+
+    Parameters
+    ----------
+    check : callable
+        A self-check, ``check_*(reader_function, ...)``.
+
+    Returns
+    -------
+    callable
+        The wrapped check, with the same name, docstring and signature.
+
+    Examples
+    --------
+    >>> from gmmlib.checks._core import self_check
+    >>> @self_check
+    ... def check_answer(answer):
+    ...     if answer() != 42:
+    ...         raise RuntimeError("no answer")
+    >>> check_answer(lambda: 41)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gmmlib.checks._core.SelfCheckError: `check_answer` could not finish checking your answer: RuntimeError (no answer). ...
+    """
+    if getattr(check, "_is_self_check", False):
+        return check
+    name = check.__name__
+    signature = inspect.signature(check)
+
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise SelfCheckError(
+                f"`{name}{signature}` was called the wrong way ({exc}). Pass your function "
+                f"itself, without calling it: `{name}(my_function)`, not `{name}(my_function())`."
+            ) from None
+        try:
+            return check(*args, **kwargs)
+        except SelfCheckError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a check reports in words, whatever happened
+            detail = str(exc).strip()
+            what = type(exc).__name__ + (f" ({detail})" if detail else "")
+            raise SelfCheckError(
+                f"`{name}` could not finish checking your answer: {what}. This usually means "
+                "your function returned something the check cannot use (for example a "
+                "covariance that is not positive definite, or values of the wrong type); call "
+                "it yourself on a small example and look at what it returns. If it looks right, "
+                "the check itself may be at fault: please report it."
+            ) from exc
+
+    run._is_self_check = True
+    return run
 
 
 def passed(message):

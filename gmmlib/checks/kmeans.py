@@ -3,9 +3,11 @@
 - :func:`check_assign_clusters` -- the assignment step of Lloyd's algorithm: the label of the
   nearest centre for every point.
 - :func:`check_update_centres` -- the update step: the mean of the points of each cluster.
+- :func:`check_kmeans_plus_plus` -- the k-means++ start: each new centre a data point drawn with
+  probability proportional to its squared distance to the nearest centre chosen so far.
 
-Both call the reader's function on fresh random inputs (a new number of points, features and
-clusters every time), compare the result with a reference computed with NumPy, and either print a
+Both call the reader's function on random inputs (several numbers of points, features and
+clusters), compare the result with a reference computed with NumPy, and either print a
 short success message or raise :class:`~gmmlib.checks.SelfCheckError` saying in plain words what
 looks wrong (distances returned instead of labels, ``argmax`` instead of ``argmin``, the wrong
 axis, sums instead of means, ...).
@@ -13,10 +15,19 @@ axis, sums instead of means, ...).
 
 import numpy as np
 
-from ._core import SelfCheckError, call_reader_function, check_close, check_shape, fail, passed
+from ._core import (
+    SelfCheckError,
+    call_reader_function,
+    check_close,
+    check_rng,
+    check_shape,
+    fail,
+    passed,
+    self_check,
+)
 from ._core import random_mixture, sample_mixture
 
-__all__ = ["check_assign_clusters", "check_update_centres"]
+__all__ = ["check_assign_clusters", "check_update_centres", "check_kmeans_plus_plus"]
 
 _N_TRIALS = 5
 
@@ -92,12 +103,13 @@ def _as_labels(result, n_samples, n_clusters, expected):
     return labels
 
 
+@self_check
 def check_assign_clusters(func):
     """Check the reader's assignment step of Lloyd's algorithm.
 
     ``func(X, centres)`` must return, for every row :math:`x_n` of ``X``, the index of the nearest
     centre, :math:`\\operatorname{argmin}_k \\lVert x_n - \\mu_k \\rVert^2`, as an integer array
-    of shape (N,). The check calls it on fresh random data several times (different N, D, K)
+    of shape (N,). The check calls it on several random data sets (different N, D, K)
     and compares with a NumPy reference. Exercise of {ref}`ch-kmeans`.
 
     Parameters
@@ -127,7 +139,7 @@ def check_assign_clusters(func):
     >>> check_assign_clusters(assign_clusters)
     Correct! every point goes to its nearest centre, on 5 random data sets.
     """
-    rng = np.random.default_rng()
+    rng = check_rng("check_assign_clusters")
     for _ in range(_N_TRIALS):
         X, centres = _random_points_and_centres(rng)
         n_samples, n_clusters = X.shape[0], centres.shape[0]
@@ -164,12 +176,13 @@ def _random_labelled_points(rng):
     return X, labels, n_clusters
 
 
+@self_check
 def check_update_centres(func):
     """Check the reader's update step of Lloyd's algorithm.
 
     ``func(X, labels, n_clusters)`` must return the mean of the points of each cluster,
     :math:`\\mu_k = \\frac{1}{N_k} \\sum_{n : z_n = k} x_n`, as an array of shape (K, D), row
-    :math:`k` for cluster :math:`k`. The check calls it on fresh random data several times
+    :math:`k` for cluster :math:`k`. The check calls it on several random data sets
     (every cluster non-empty, clusters of different sizes) and compares with a NumPy reference.
     Exercise of {ref}`ch-kmeans`.
 
@@ -200,7 +213,7 @@ def check_update_centres(func):
     >>> check_update_centres(update_centres)
     Correct! your centres are the means of their clusters, on 5 random data sets.
     """
-    rng = np.random.default_rng()
+    rng = check_rng("check_update_centres")
     for _ in range(_N_TRIALS):
         X, labels, n_clusters = _random_labelled_points(rng)
         n_features = X.shape[1]
@@ -264,3 +277,160 @@ def check_update_centres(func):
             )
         check_close("the centres", got, expected)
     passed(f"your centres are the means of their clusters, on {_N_TRIALS} random data sets.")
+
+
+# ---------------------------------------------------------------------------------------------
+# k-means++
+# ---------------------------------------------------------------------------------------------
+
+# Six points on a line-like layout with unequal gaps, so that the rules "proportional to the
+# squared distance", "to the distance", "uniform" and "the farthest point" give clearly different
+# probabilities.
+_SEEDING_POINTS = np.array([[0.0, 0.0], [1.0, 0.2], [2.5, 0.0], [6.0, 0.5], [7.0, 0.0], [12.0, 0.3]])
+_SEEDING_RUNS = 3000
+# Tolerance in standard errors of a count; with a dozen counts per test, a correct
+# implementation fails by chance with probability below 1e-7 (and the draws are seeded).
+_N_SIGMA = 6.0
+
+
+def _seeding_probabilities(X, n_clusters, weight):
+    """P(the sequence of chosen indices) for every sequence, by enumeration.
+
+    ``weight(X, chosen, candidates)`` gives the unnormalised probabilities of the next centre.
+    Returns a dict {tuple of indices: probability}.
+    """
+    n_samples = len(X)
+    sequences = {(i,): 1.0 / n_samples for i in range(n_samples)}
+    for _ in range(n_clusters - 1):
+        extended = {}
+        for chosen, probability in sequences.items():
+            w = weight(X, list(chosen))
+            total = w.sum()
+            for j in range(n_samples):
+                if w[j] > 0:
+                    extended[chosen + (j,)] = probability * w[j] / total
+        sequences = extended
+    return sequences
+
+
+def _squared_to_nearest(X, chosen):
+    return _squared_distances(X, X[chosen]).min(axis=1)
+
+
+_RULES = {
+    "right": _squared_to_nearest,
+    "distance": lambda X, chosen: np.sqrt(_squared_to_nearest(X, chosen)),
+    "uniform": lambda X, chosen: np.isin(np.arange(len(X)), chosen, invert=True).astype(float),
+}
+
+
+def _marginals(sequences, n_samples, position):
+    """P(the centre at ``position`` is point i), for i = 0..N-1."""
+    result = np.zeros(n_samples)
+    for chosen, probability in sequences.items():
+        result[chosen[position]] += probability
+    return result
+
+
+def _chosen_indices(func, X, n_clusters, rng, n_runs):
+    """Run the reader's seeding ``n_runs`` times; the row index of every centre it returns."""
+    n_samples, n_features = X.shape
+    indices = np.empty((n_runs, n_clusters), dtype=int)
+    for run in range(n_runs):
+        centres = call_reader_function(func, X, n_clusters, np.random.default_rng(rng.integers(2**32)))
+        centres = check_shape("the centres", centres, (n_clusters, n_features))
+        matches = np.all(np.isclose(centres[:, None, :], X[None, :, :], rtol=0, atol=1e-12), axis=2)
+        if not matches.any(axis=1).all():
+            fail("every centre should be one of the data points (a row of X), but at least one of "
+                 "yours is not: k-means++ picks data points, it does not compute new ones.")
+        indices[run] = matches.argmax(axis=1)
+        if len(set(indices[run].tolist())) < n_clusters:
+            fail("the same data point was chosen twice as a centre. A point already chosen is at "
+                 "distance 0 from the nearest centre, so it can never be chosen again; if yours "
+                 "was, the distance is probably measured to the last centre only, or summed over "
+                 "the centres, instead of taken to the NEAREST centre (a minimum over them).")
+    return indices
+
+
+def _matches(counts, probabilities, n_runs):
+    expected = n_runs * probabilities
+    spread = np.sqrt(np.maximum(expected * (1 - probabilities), 1.0))
+    return bool(np.all(np.abs(counts - expected) <= _N_SIGMA * spread))
+
+
+@self_check
+def check_kmeans_plus_plus(func):
+    """Check a reader's k-means++ seeding ``func(X, n_clusters, rng) -> centres``.
+
+    The first centre must be a data point chosen uniformly at random; every further centre a data
+    point chosen with probability proportional to its squared distance to the nearest centre
+    chosen so far, drawing from the generator ``rng``. The check runs the function 3,000 times
+    on six points for K = 2 and K = 3 and compares how often each point is chosen first, second
+    and third with the exact probabilities, within sampling error.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(X (N, D), n_clusters, rng) -> centres (K, D)``, rows of ``X``.
+
+    Raises
+    ------
+    SelfCheckError
+        If the centres are not data points, repeat, or are drawn with other probabilities; the
+        message names the rule the reader's function seems to follow (distance instead of squared
+        distance, uniform, the farthest point, a distance to the last centre instead of the
+        nearest).
+
+    Introduced in {ref}`ch-kmeans`, Exercise ``ch02_ex5``.
+    """
+    rng = check_rng("check_kmeans_plus_plus")
+    X = _SEEDING_POINTS
+    n_samples = len(X)
+    for n_clusters in (2, 3):
+        indices = _chosen_indices(func, X, n_clusters, rng, _SEEDING_RUNS)
+        counts = [np.bincount(indices[:, position], minlength=n_samples)
+                  for position in range(n_clusters)]
+        if n_clusters == 2 and np.all(counts[0] == _SEEDING_RUNS * (counts[0] > 0)):
+            fail("the first centre was always the same data point: choose it uniformly at random, "
+                 "`X[rng.integers(len(X))]`.")
+        if not _matches(counts[0], np.full(n_samples, 1 / n_samples), _SEEDING_RUNS):
+            fail("the first centre should be a data point chosen uniformly at random, but some "
+                 "points were chosen first far more often than others.")
+        if n_clusters == 2:
+            firsts_and_seconds = np.bincount(indices[:, 0] * n_samples + indices[:, 1],
+                                             minlength=n_samples**2)
+            farthest = _squared_distances(X, X).argmax(axis=1)
+            if np.all(indices[:, 1] == farthest[indices[:, 0]]):
+                fail("your second centre is always the point farthest from the first: k-means++ "
+                     "draws it at random, with probability proportional to the squared distance, "
+                     "so that a far outlier does not always win.")
+        position = n_clusters - 1
+        for rule, weight in _RULES.items():
+            sequences = _seeding_probabilities(X, n_clusters, weight)
+            if n_clusters == 2:
+                probabilities = np.zeros(n_samples**2)
+                for (i, j), p in sequences.items():
+                    probabilities[i * n_samples + j] = p
+                fits = _matches(firsts_and_seconds, probabilities, _SEEDING_RUNS)
+            else:
+                fits = _matches(counts[position], _marginals(sequences, n_samples, position),
+                                _SEEDING_RUNS)
+            if rule == "right" and fits:
+                break
+            if rule != "right" and fits:
+                advice = {
+                    "distance": "proportional to the distance, not to the squared distance: "
+                                "square it (that is the D^2 in the k-means++ paper).",
+                    "uniform": "uniformly among the points not chosen yet, ignoring the "
+                               "distances.",
+                }[rule]
+                fail(f"with K = {n_clusters}, your centre number {position + 1} seems to be "
+                     f"chosen {advice}")
+        else:
+            fail(f"with K = {n_clusters}, the centres are not chosen with the k-means++ "
+                 "probabilities: how often each point was chosen differs from them by more than "
+                 "sampling error. Each new centre should be point n with probability "
+                 "d(x_n)^2 / sum_m d(x_m)^2, where d is the distance to the nearest centre "
+                 "chosen so far.")
+    passed(f"your seeding picks data points with the k-means++ probabilities ({_SEEDING_RUNS} "
+           "runs each for K = 2 and K = 3, within sampling error).")

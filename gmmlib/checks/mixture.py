@@ -1,87 +1,319 @@
 """Self-checks for chapter 3, {ref}`ch-mixture-model` ("The mixture model").
 
-- :func:`check_sample_mixture` -- ancestral sampling from a Gaussian mixture: choose a component
-  with probability :math:`\\pi_k`, then draw from :math:`\\mathcal N(\\mu_k, \\Sigma_k)`.
-- :func:`check_responsibilities` -- the responsibilities :math:`\\gamma_{nk}` by Bayes' rule.
+- :func:`check_boundary_points` -- where the two responsibilities of a 1-D two-component mixture
+  are equal: the roots of a quadratic, zero, one or two of them.
+- :func:`check_mixture_moments` -- the mean and the covariance of a Gaussian mixture, by the laws
+  of total expectation and total variance.
+- :func:`check_sample_mixture` -- ancestral sampling for the four covariance types: choose a
+  component with probability :math:`\\pi_k`, then draw from its Gaussian.
 
-Both call the reader's function on fresh random mixtures (a new number of components, dimension
-and sample size every time), compare the result with an independent reference computed with
-NumPy/SciPy, and either print a short success message or raise
-:class:`~gmmlib.checks.SelfCheckError` saying in plain words what looks wrong.
+All call the reader's function on a fixed set of seeded random problems (including the special
+cases: equal variances, a component that never wins), compare the result with a reference, and
+either print a short success message or raise :class:`~gmmlib.checks.SelfCheckError` saying in
+plain words what looks wrong.
 """
 
 import numpy as np
-from scipy import stats
-from scipy.special import logsumexp
 
-from ._core import call_reader_function, fail, passed
+from ._core import call_reader_function, check_rng, fail, passed, self_check
 
-__all__ = ["check_sample_mixture", "check_responsibilities"]
+__all__ = ["check_boundary_points", "check_mixture_moments", "check_sample_mixture"]
 
-# Statistical tolerance of check_sample_mixture, in standard errors. With about 100 statistics
-# per call, a correct sampler fails by chance with probability below 1e-6.
-_N_SIGMA = 6.0
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
-def _random_weights(rng, n_components):
-    """Clearly non-uniform weights (proportional to 1, ..., 3 in a random order)."""
-    weights = rng.permutation(np.linspace(1.0, 3.0, n_components))
-    weights = weights * rng.uniform(0.95, 1.05, size=n_components)
-    return weights / weights.sum()
+# ---------------------------------------------------------------------------------------------
+# Where gamma_1(x) = gamma_2(x) in one dimension
+# ---------------------------------------------------------------------------------------------
+
+def _quadratic(weights, means, sds):
+    """Coefficients (a, b, c) of a x^2 + b x + c = log(pi_1 N_1(x)) - log(pi_2 N_2(x))."""
+    (w1, w2), (m1, m2), (s1, s2) = weights, means, sds
+    a = 1 / (2 * s2**2) - 1 / (2 * s1**2)
+    b = m1 / s1**2 - m2 / s2**2
+    c = m2**2 / (2 * s2**2) - m1**2 / (2 * s1**2) + np.log(w1 / w2) + np.log(s2 / s1)
+    return a, b, c
 
 
-def _random_covariance(rng, n_features, low, high):
-    """A random rotation of a diagonal matrix whose eigenvalues lie in [low, high]."""
+def _roots(a, b, c):
+    """Real roots of a x^2 + b x + c, sorted; the linear case when a == 0."""
+    if a == 0:
+        return np.array([]) if b == 0 else np.array([-c / b])
+    discriminant = b**2 - 4 * a * c
+    if discriminant < 0:
+        return np.array([])
+    root = np.sqrt(discriminant)
+    # the two forms avoid cancellation between -b and the square root
+    q = -0.5 * (b + np.copysign(root, b))
+    return np.sort(np.array([q / a, c / q])) if q != 0 else np.array([0.0])
+
+
+def boundary_reference(weights, means, sds):
+    """The points where pi_1 N(x | mu_1, s_1^2) = pi_2 N(x | mu_2, s_2^2), sorted."""
+    return _roots(*_quadratic(weights, means, sds))
+
+
+# (weights, means, sds, what the case shows)
+_BOUNDARY_CASES = [
+    ((0.5, 0.5), (-2.0, 2.0), (1.0, 1.0), "equal weights and widths"),
+    ((0.8, 0.2), (-2.0, 2.0), (1.0, 1.0), "unequal weights, equal widths"),
+    ((0.5, 0.5), (-2.0, 2.0), (0.5, 1.5), "unequal widths: two crossings"),
+    ((0.3, 0.7), (1.0, -0.5), (2.0, 0.7), "unequal widths and weights"),
+    ((0.02, 0.98), (0.0, 0.5), (0.5, 2.0), "a narrow, light component that never wins"),
+]
+
+
+def _boundary_cases(rng):
+    """The fixed cases above, then random ones with two crossings."""
+    yield from _BOUNDARY_CASES
+    for _ in range(3):
+        while True:
+            weights = rng.dirichlet([4.0, 4.0])
+            means = rng.normal(scale=2.0, size=2)
+            sds = rng.uniform(0.4, 2.5, size=2)
+            if len(boundary_reference(weights, means, sds)) == 2 and abs(sds[0] - sds[1]) > 0.3:
+                break
+        yield tuple(weights), tuple(means), tuple(sds), "random"
+
+
+def _as_points(result):
+    try:
+        points = np.asarray(result, dtype=float)
+    except (TypeError, ValueError):
+        fail(f"your function should return an array of points x, but it returned a "
+             f"{type(result).__name__}.")
+    if points.ndim == 0:
+        points = points.reshape(1)
+    if points.ndim != 1:
+        fail(f"your function should return a 1-D array of 0, 1 or 2 points, but it returned an "
+             f"array of shape {points.shape}.")
+    return points
+
+
+@self_check
+def check_boundary_points(func):
+    """Check a reader's ``boundary_points(weights, means, sds)``.
+
+    The function returns the points :math:`x` where the two components of a 1-D mixture are
+    equally responsible, :math:`\\pi_1 \\mathcal N(x \\mid \\mu_1, \\sigma_1^2) = \\pi_2
+    \\mathcal N(x \\mid \\mu_2, \\sigma_2^2)`, as a sorted 1-D array: two points when the widths
+    differ (or none, when one component never wins), one when they are equal.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(weights, means, sds) -> array`` with three sequences of length 2: the weights
+        :math:`\\pi_k`, the means :math:`\\mu_k` and the standard deviations :math:`\\sigma_k`.
+
+    Raises
+    ------
+    SelfCheckError
+        If a case comes out wrong; the message names the case and the likely mistake (the
+        weights or the normalising constants left out, one root instead of two, the equal-width
+        case, an unsorted result).
+
+    Introduced in {ref}`ch-mixture-model`, Exercise ``ch03_ex2``.
+    """
+    rng = check_rng("check_boundary_points")
+    n_cases = 0
+    for weights, means, sds, what in _boundary_cases(rng):
+        expected = boundary_reference(weights, means, sds)
+        got = _as_points(call_reader_function(func, list(weights), list(means), list(sds)))
+        n_cases += 1
+        case = (f" (case: {what}; weights {weights[0]:.3g}, {weights[1]:.3g}, means "
+                f"{means[0]:.3g}, {means[1]:.3g}, sds {sds[0]:.3g}, {sds[1]:.3g})")
+        if got.shape == expected.shape and np.allclose(got, expected, rtol=1e-7, atol=1e-9):
+            continue
+        if not np.all(np.isfinite(got)):
+            fail("your function returned NaN or infinite values. With equal standard deviations "
+                 "the x^2 terms cancel and the equation is linear: solve b x + c = 0 instead of "
+                 "using the quadratic formula." + case)
+        if got.shape == expected.shape and np.allclose(np.sort(got), expected):
+            fail("the points are right but not sorted: return them in increasing order." + case)
+        without_weights = boundary_reference((0.5, 0.5), means, sds)
+        if got.shape == without_weights.shape and np.allclose(got, without_weights):
+            fail("your points ignore the weights: the boundary is where pi_1 N_1(x) = pi_2 N_2(x), "
+                 "so log(pi_1 / pi_2) belongs in the constant term." + case)
+        a, b, c = _quadratic(weights, means, sds)
+        without_scale = _roots(a, b, c - np.log(sds[1] / sds[0]))
+        if got.shape == without_scale.shape and np.allclose(got, without_scale):
+            fail("your points leave out the normalising constants 1 / (sqrt(2 pi) sigma_k): "
+                 "with unequal widths they do not cancel, and log(sigma_2 / sigma_1) belongs in "
+                 "the constant term." + case)
+        if len(expected) == 2 and len(got) == 1 and np.any(np.isclose(got[0], expected)):
+            fail("your function found one crossing, but with unequal widths there are two: the "
+                 "wider component wins again far out on the other side. Return both roots of the "
+                 "quadratic." + case)
+        if len(expected) == 0 and len(got) > 0:
+            fail("here one component is never the more responsible one (the quadratic has no "
+                 "real root), so the answer is an empty array; you returned "
+                 f"{np.round(got, 4).tolist()}." + case)
+        fail(f"the points are not right: you returned {np.round(got, 6).tolist()}, the "
+             f"responsibilities are equal at {np.round(expected, 6).tolist()}." + case)
+    passed(f"your boundary points are right in all {n_cases} cases, with none, one and two "
+           "crossings.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Mean and covariance of a mixture
+# ---------------------------------------------------------------------------------------------
+
+def _random_covariance(rng, n_features):
     q, _ = np.linalg.qr(rng.normal(size=(n_features, n_features)))
-    eigenvalues = rng.uniform(low, high, size=n_features)
-    covariance = (q * eigenvalues) @ q.T
+    covariance = (q * rng.uniform(0.3, 3.0, size=n_features)) @ q.T
     return (covariance + covariance.T) / 2
 
 
-def _random_mixture(rng, n_components, n_features, spread, low, high):
-    weights = _random_weights(rng, n_components)
-    means = rng.normal(scale=spread, size=(n_components, n_features))
-    covariances = np.stack([_random_covariance(rng, n_features, low, high)
-                            for _ in range(n_components)])
-    return weights, means, covariances
+def moments_reference(weights, means, covariances):
+    """Mean (D,) and covariance (D, D) of the mixture, by total expectation and variance."""
+    mean = weights @ means
+    second_moment = np.einsum("k,kij->ij", weights, covariances) + np.einsum(
+        "k,ki,kj->ij", weights, means, means
+    )
+    return mean, second_moment - np.outer(mean, mean)
+
+
+@self_check
+def check_mixture_moments(func):
+    """Check a reader's ``mixture_moments(weights, means, covariances)``.
+
+    The expected result is the mean :math:`\\sum_k \\pi_k \\mu_k` and the covariance
+    :math:`\\sum_k \\pi_k \\big(\\Sigma_k + (\\mu_k - \\mu)(\\mu_k - \\mu)^\\top\\big)` of the
+    mixture, computed here from the second moment.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(weights (K,), means (K, D), covariances (K, D, D)) -> (mean (D,), covariance (D, D))``.
+
+    Raises
+    ------
+    SelfCheckError
+        If the mean or the covariance is wrong; the message names the likely mistake (an
+        unweighted average, only the within-component part, the second moment without
+        subtracting :math:`\\mu\\mu^\\top`).
+
+    Introduced in {ref}`ch-mixture-model`, Exercise ``ch03_ex3``.
+    """
+    rng = check_rng("check_mixture_moments")
+    n_trials = 4
+    for trial in range(n_trials):
+        n_components, n_features = int(rng.integers(2, 5)), int(rng.integers(1, 4)) + (trial > 0)
+        weights = rng.dirichlet(np.full(n_components, 2.0))
+        means = rng.normal(scale=3.0, size=(n_components, n_features))
+        covariances = np.stack([_random_covariance(rng, n_features) for _ in range(n_components)])
+        result = call_reader_function(func, weights, means, covariances)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            fail("your function should return two things, `mean, covariance`.")
+        mean, covariance = (np.asarray(r, dtype=float) for r in result)
+        expected_mean, expected_cov = moments_reference(weights, means, covariances)
+        if mean.shape != (n_features,) or covariance.shape != (n_features, n_features):
+            fail(f"the mean should have shape ({n_features},) and the covariance shape "
+                 f"({n_features}, {n_features}); yours have shapes {mean.shape} and "
+                 f"{covariance.shape}.")
+        if not np.allclose(mean, expected_mean, rtol=1e-7, atol=1e-9):
+            if np.allclose(mean, means.mean(axis=0)):
+                fail("your mean is the plain average of the component means: weight each by "
+                     "its pi_k, mean = sum_k pi_k mu_k.")
+            fail("the mean is not right: it is sum_k pi_k mu_k (law of total expectation).")
+        if np.allclose(covariance, expected_cov, rtol=1e-7, atol=1e-9):
+            continue
+        within = np.einsum("k,kij->ij", weights, covariances)
+        if np.allclose(covariance, within):
+            fail("your covariance is only the weighted average of the component covariances. "
+                 "The spread of the component means adds to it: "
+                 "+ sum_k pi_k (mu_k - mu)(mu_k - mu)^T (law of total variance).")
+        if np.allclose(covariance, expected_cov + np.outer(expected_mean, expected_mean)):
+            fail("you returned the second moment E[x x^T]; subtract mu mu^T to get the "
+                 "covariance.")
+        unweighted = np.mean(covariances, axis=0) + np.cov(means.T, bias=True).reshape(
+            n_features, n_features)
+        if np.allclose(covariance, unweighted):
+            fail("your covariance averages the components without their weights pi_k.")
+        fail("the covariance is not right: it is sum_k pi_k Sigma_k + sum_k pi_k (mu_k - mu)"
+             "(mu_k - mu)^T.")
+    passed(f"your mixture mean and covariance are right on {n_trials} random mixtures.")
 
 
 # ---------------------------------------------------------------------------------------------
-# Ancestral sampling
+# Ancestral sampling, four covariance types
 # ---------------------------------------------------------------------------------------------
+
+# Statistical tolerance of check_sample_mixture, in standard errors. With a few hundred statistics
+# per call, a correct sampler fails by chance with probability below 1e-6; the inputs are
+# seeded, so a given sampler gets the same verdict every time.
+_N_SIGMA = 6.0
+
+
+def _full_covariances(covariances, covariance_type, n_components, n_features):
+    """The (K, D, D) matrices that scikit-learn's shapes for ``covariance_type`` stand for."""
+    if covariance_type == "full":
+        return covariances
+    if covariance_type == "tied":
+        return np.broadcast_to(covariances, (n_components, n_features, n_features))
+    if covariance_type == "diag":
+        return np.stack([np.diag(v) for v in covariances])
+    return covariances[:, None, None] * np.eye(n_features)
+
+
+def _stored_covariances(full, covariance_type):
+    """Full (K, D, D) matrices in the shape scikit-learn stores for ``covariance_type``."""
+    if covariance_type == "full":
+        return full
+    if covariance_type == "tied":
+        return full[0]
+    if covariance_type == "diag":
+        return np.diagonal(full, axis1=1, axis2=2).copy()
+    return full[:, 0, 0].copy()
+
+
+def _random_sampling_problem(rng, covariance_type):
+    n_components, n_features = int(rng.integers(2, 5)), int(rng.integers(2, 4))
+    weights = rng.permutation(np.linspace(1.0, 3.0, n_components))
+    weights /= weights.sum()
+    means = rng.normal(scale=4.0, size=(n_components, n_features))
+    # Variances far from 1, so that Sigma, Sigma squared and the identity are far apart; full
+    # and tied matrices are elongated and tilted, so that L L^T and L^T L differ too.
+    if covariance_type in ("full", "tied"):
+        full = []
+        for _ in range(n_components if covariance_type == "full" else 1):
+            q, _ = np.linalg.qr(rng.normal(size=(n_features, n_features)))
+            eigenvalues = rng.permutation(np.r_[rng.uniform(0.3, 0.6),
+                                                rng.uniform(4.0, 6.0, size=n_features - 1)])
+            full.append((q * eigenvalues) @ q.T)
+        full = np.array(full * (n_components if covariance_type == "tied" else 1))
+        full = (full + np.swapaxes(full, 1, 2)) / 2
+    elif covariance_type == "diag":
+        full = np.stack([np.diag(rng.uniform(2.0, 5.0, size=n_features))
+                         for _ in range(n_components)])
+    else:
+        full = rng.uniform(2.0, 5.0, size=n_components)[:, None, None] * np.eye(n_features)
+    return weights, means, _stored_covariances(full, covariance_type), full
+
 
 def _as_samples(result, n_samples, n_features, n_components):
     """Split the reader's result into X (n_samples, n_features) and z (n_samples,) or fail."""
     if not isinstance(result, (tuple, list)) or len(result) != 2:
-        fail("Your function should return two things, the points and the component each point "
+        fail("your function should return two things, the points and the component each point "
              "came from: `return X, z`, with X of shape (n_samples, D) and z of shape "
              f"(n_samples,). It returned {type(result).__name__} instead.")
     X, z = result
     try:
         X = np.asarray(X, dtype=float)
     except (TypeError, ValueError):
-        fail("The first thing your function returns, X, should be a NumPy array of numbers.")
+        fail("the first thing your function returns, X, should be a NumPy array of numbers.")
     if X.shape != (n_samples, n_features):
-        hint = ""
-        if X.shape == (n_features, n_samples):
-            hint = " It looks transposed: put one sample per row (use `.T`)."
-        elif X.shape == (n_samples,) and n_features == 1:
-            hint = " Keep X two-dimensional even when D = 1 (one column)."
-        fail(f"X has shape {X.shape}, but asked for n_samples={n_samples} points in D={n_features} "
+        hint = " It looks transposed: put one sample per row." if X.shape == (n_features, n_samples) else ""
+        fail(f"X has shape {X.shape}, but for n_samples={n_samples} points in D={n_features} "
              f"dimensions it should have shape ({n_samples}, {n_features}).{hint}")
     if not np.all(np.isfinite(X)):
         fail("X contains NaN or infinite values: every sample should be a finite number.")
     z = np.asarray(z)
-    if z.ndim == 0:
-        fail("z is a single number, but it should hold one component label per point, shape "
-             f"({n_samples},). It looks like you chose one component for the whole sample: "
-             "choose a component for each point separately, e.g. "
-             "`rng.choice(K, size=n_samples, p=weights)`.")
     if z.shape != (n_samples,):
         fail(f"z has shape {z.shape}, but it should hold one component label per point: shape "
-             f"({n_samples},).")
-    if not np.issubdtype(z.dtype, np.number) or not np.all(np.isfinite(z)) \
-            or not np.array_equal(z, np.round(z)):
+             f"({n_samples},). Choose a component for each point: "
+             "`rng.choice(K, size=n_samples, p=weights)`.")
+    if not np.issubdtype(z.dtype, np.number) or not np.array_equal(z, np.round(z)):
         fail("z should hold whole-number component labels 0, 1, ..., K-1.")
     z = z.astype(int)
     if z.min() < 0 or z.max() >= n_components:
@@ -91,212 +323,90 @@ def _as_samples(result, n_samples, n_features, n_components):
 
 
 def _covariance_matches(S, target, n_k):
-    """Is the sample covariance S within sampling error of the covariance `target`?"""
+    """Is the sample covariance S within sampling error of the covariance ``target``?"""
     variances = np.diag(target)
     standard_error = np.sqrt((np.outer(variances, variances) + target**2) / n_k)
     return bool(np.all(np.abs(S - target) <= _N_SIGMA * standard_error))
 
 
-def _check_one_sample(func, rng):
-    n_components = int(rng.integers(2, 5))
-    n_features = int(rng.integers(1, 4))
+def _check_one_sample(func, rng, covariance_type):
+    weights, means, covariances, full = _random_sampling_problem(rng, covariance_type)
+    n_components, n_features = means.shape
     n_samples = int(rng.integers(15_000, 25_001))
-    # Eigenvalues in [2, 5], so that Sigma, Sigma @ Sigma and the identity are far apart.
-    weights, means, covariances = _random_mixture(rng, n_components, n_features,
-                                                  spread=4.0, low=2.0, high=5.0)
     reader_rng = np.random.default_rng(rng.integers(2**32))
-    result = call_reader_function(func, weights, means, covariances, n_samples, reader_rng)
+    result = call_reader_function(func, weights, means, covariances, covariance_type, n_samples,
+                                  reader_rng)
     X, z = _as_samples(result, n_samples, n_features, n_components)
+    where = f' (covariance_type="{covariance_type}")'
 
-    counts = np.bincount(z, minlength=n_components)
-    if np.count_nonzero(counts) == 1:
-        fail(f"Every point came from one component (component {int(z[0])}), but the mixture has "
-             f"{n_components} components with weights {np.round(weights, 3).tolist()}. Choose a "
-             "component for each point separately: `z = rng.choice(K, size=n_samples, "
-             "p=weights)`.")
-    frequencies = counts / n_samples
+    frequencies = np.bincount(z, minlength=n_components) / n_samples
     standard_error = np.sqrt(weights * (1 - weights) / n_samples)
     if np.any(np.abs(frequencies - weights) > _N_SIGMA * standard_error):
         uniform = np.full(n_components, 1 / n_components)
-        uniform_error = np.sqrt(uniform * (1 - uniform) / n_samples)
-        if np.all(np.abs(frequencies - uniform) <= _N_SIGMA * uniform_error):
-            fail(f"The components were chosen uniformly (each about 1/{n_components} of the "
-                 f"time), ignoring the weights {np.round(weights, 3).tolist()}. Choose component k "
-                 "with probability pi_k: `rng.choice(K, size=n_samples, p=weights)`.")
+        if np.all(np.abs(frequencies - uniform) <= _N_SIGMA * np.sqrt(uniform * (1 - uniform) / n_samples)):
+            fail(f"the components were chosen uniformly, ignoring the weights "
+                 f"{np.round(weights, 3).tolist()}. Choose component k with probability pi_k: "
+                 "`rng.choice(K, size=n_samples, p=weights)`." + where)
         k = int(np.argmax(np.abs(frequencies - weights) / standard_error))
-        fail(f"Component {k} was chosen for {frequencies[k]:.1%} of the points, but its weight is "
-             f"{weights[k]:.1%}; with {n_samples} samples that is far more than sampling error. "
-             "Component k should be chosen with probability pi_k = weights[k].")
+        fail(f"component {k} was chosen for {frequencies[k]:.1%} of the points, but its weight is "
+             f"{weights[k]:.1%}: far more than sampling error." + where)
 
     for k in range(n_components):
         Xk = X[z == k]
         n_k = len(Xk)
-        mean_k = Xk.mean(axis=0)
-        mean_error = np.sqrt(np.diag(covariances[k]) / n_k)
-        if np.any(np.abs(mean_k - means[k]) > _N_SIGMA * mean_error):
-            fail(f"The points labelled z = {k} have mean {np.round(mean_k, 2).tolist()}, but "
-                 f"component {k} has mean {np.round(means[k], 2).tolist()}. Draw the points "
-                 "labelled k from component k: add `means[z]` (the chosen component's mean) to "
-                 "each point, and return the labels you actually used.")
-        S = np.cov(Xk, rowvar=False, bias=True).reshape(n_features, n_features)
-        Sigma = covariances[k]
+        Sigma = full[k]
+        if np.any(np.abs(Xk.mean(axis=0) - means[k]) > _N_SIGMA * np.sqrt(np.diag(Sigma) / n_k)):
+            fail(f"the points labelled z = {k} do not have mean mu_{k}: add the chosen component's "
+                 "mean, `means[z]`, to every point, and return the labels you used." + where)
+        S = np.cov(Xk, rowvar=False, bias=True)
         if _covariance_matches(S, Sigma, n_k):
             continue
-        L = np.linalg.cholesky(Sigma)
         if _covariance_matches(S, Sigma @ Sigma, n_k):
-            fail(f"The points of component {k} have covariance close to Sigma @ Sigma instead of "
-                 "Sigma: it looks like you multiplied the standard-normal draws by the "
-                 "covariance matrix itself. Multiply by its Cholesky factor L instead "
-                 "(Sigma = L L^T, `L = np.linalg.cholesky(Sigma)`).")
-        if n_features > 1 and _covariance_matches(S, L.T @ L, n_k):
-            fail(f"The points of component {k} have covariance L^T L instead of L L^T = Sigma: "
-                 "with one sample per row, multiply the standard-normal draws by L transposed, "
-                 "`eps @ L.T` (or `(L @ eps.T).T`), not `eps @ L`.")
+            if covariance_type in ("diag", "spherical"):
+                fail(f"the points of component {k} have the SQUARED variances: for "
+                     f'"{covariance_type}" the stored numbers are variances, so multiply the '
+                     "standard-normal draws by their square roots." + where)
+            fail(f"the points of component {k} have covariance Sigma @ Sigma: multiply the "
+                 "standard-normal draws by the Cholesky factor L of Sigma, not by Sigma." + where)
+        L = np.linalg.cholesky(Sigma)
+        if _covariance_matches(S, L.T @ L, n_k):
+            fail(f"the points of component {k} have covariance L^T L instead of L L^T: with one "
+                 "sample per row, multiply by L transposed, `eps @ L.T`." + where)
         if _covariance_matches(S, np.eye(n_features), n_k):
-            fail(f"The points of component {k} have identity covariance: it looks like you added "
-                 "the mean to standard-normal draws without multiplying them by the Cholesky "
-                 "factor L of Sigma.")
-        fail(f"The points of component {k} have sample covariance "
-             f"{np.round(S, 2).tolist()}, but component {k} has covariance "
-             f"{np.round(Sigma, 2).tolist()}; the difference is larger than sampling error. "
-             "Draw each point as mu_k + L_k eps with eps standard normal and L_k the Cholesky "
-             "factor of Sigma_k.")
+            fail(f"the points of component {k} have identity covariance: the standard-normal "
+                 "draws were not scaled at all." + where)
+        fail(f"the points of component {k} have sample covariance {np.round(S, 2).tolist()}, but "
+             f"the component's covariance is {np.round(Sigma, 2).tolist()}." + where)
 
 
-def check_sample_mixture(func, n_trials=3):
-    """Check a reader's ancestral sampler ``func(weights, means, covariances, n_samples, rng)``.
+@self_check
+def check_sample_mixture(func):
+    """Check a reader's ancestral sampler for the four covariance types.
 
-    Introduced in {ref}`ch-mixture-model`. ``func`` must return ``(X, z)``: the samples, shape
-    ``(n_samples, D)``, and the component each one was drawn from, shape ``(n_samples,)``. The
-    check draws ``n_trials`` fresh random mixtures (2-4 components in 1-3 dimensions, 15,000 to
-    25,000 samples each) and tests, within sampling error, that component ``k`` is chosen with
-    frequency ``weights[k]`` and that the points labelled ``k`` have mean ``means[k]`` and
-    covariance ``covariances[k]``.
-
-    Parameters
-    ----------
-    func : callable
-        ``func(weights (K,), means (K, D), covariances (K, D, D), n_samples, rng) -> (X, z)``,
-        where ``rng`` is a :class:`numpy.random.Generator` the function should draw from.
-    n_trials : int, default=3
-        Number of random mixtures to test on.
-
-    Raises
-    ------
-    SelfCheckError
-        Saying in plain words what is wrong.
-    """
-    rng = np.random.default_rng()
-    for _ in range(n_trials):
-        _check_one_sample(func, rng)
-    passed("your sampler chooses each component with probability pi_k and draws the points of "
-           "component k with mean mu_k and covariance Sigma_k (tested on "
-           f"{n_trials} random mixtures, within sampling error).")
-
-
-# ---------------------------------------------------------------------------------------------
-# Responsibilities
-# ---------------------------------------------------------------------------------------------
-
-def _log_weighted_densities(X, weights, means, covariances):
-    """log pi_k + log N(x_n | mu_k, Sigma_k), shape (N, K), computed with SciPy."""
-    return np.column_stack([
-        np.log(weights[k]) + stats.multivariate_normal(means[k], covariances[k]).logpdf(X)
-        for k in range(len(weights))
-    ]).reshape(len(X), len(weights))
-
-
-def _normalise_rows(log_values):
-    return np.exp(log_values - logsumexp(log_values, axis=1, keepdims=True))
-
-
-def _close(a, b):
-    return bool(np.allclose(a, b, rtol=1e-6, atol=1e-8))
-
-
-def _check_one_responsibilities(func, rng):
-    n_components = int(rng.integers(2, 5))
-    n_features = int(rng.integers(1, 4))
-    n_samples = int(rng.integers(20, 61))
-    # Means close together relative to the spread, so that responsibilities are not all 0 or 1
-    # and the weights visibly matter.
-    weights, means, covariances = _random_mixture(rng, n_components, n_features,
-                                                  spread=1.0, low=0.5, high=2.0)
-    z = rng.choice(n_components, size=n_samples, p=weights)
-    X = np.stack([rng.multivariate_normal(means[k], covariances[k]) for k in z])
-
-    result = call_reader_function(func, X, weights, means, covariances)
-    try:
-        gamma = np.asarray(result, dtype=float)
-    except (TypeError, ValueError):
-        fail("Your function should return a NumPy array of numbers, shape (N, K), but it returned "
-             f"{type(result).__name__}.")
-    shape = (n_samples, n_components)
-    if gamma.shape != shape:
-        hint = ""
-        if gamma.shape == shape[::-1]:
-            hint = " It looks transposed: put one row per data point and one column per component."
-        fail(f"Your function returned an array of shape {gamma.shape}, but for N = {n_samples} "
-             f"points and K = {n_components} components it should have shape {shape}: one row "
-             f"per point, one column per component.{hint}")
-    if not np.all(np.isfinite(gamma)):
-        fail("Your function returned NaN or infinite values. Responsibilities are probabilities "
-             "between 0 and 1; check for a division by zero.")
-    if np.any(gamma < -1e-12):
-        fail("Some responsibilities are negative, but they are probabilities between 0 and 1.")
-
-    log_weighted = _log_weighted_densities(X, weights, means, covariances)
-    expected = _normalise_rows(log_weighted)
-    if _close(gamma, expected):
-        return
-    row_sums = gamma.sum(axis=1)
-    if not np.allclose(row_sums, 1.0, rtol=1e-6):
-        if _close(gamma, np.exp(log_weighted)):
-            fail("The rows of your result do not sum to 1: you returned pi_k N(x_n | mu_k, "
-                 "Sigma_k) without dividing by its sum over the components, p(x_n). Divide each "
-                 "row by its sum (`axis=1, keepdims=True`).")
-        column_sums = gamma.sum(axis=0)
-        if np.allclose(column_sums, 1.0, rtol=1e-6):
-            fail("You normalised over the wrong axis: each column of your result sums to 1, but "
-                 "the responsibilities of one data point (one row) should sum to 1. Divide by "
-                 "the sum over the components, `axis=1` (with `keepdims=True`), not over the "
-                 "data points.")
-        fail("The rows of your result do not sum to 1, but the responsibilities of each data "
-             "point are probabilities over the K components and must sum to 1.")
-    uniform = np.full(n_components, 1 / n_components)
-    if _close(gamma, _normalise_rows(_log_weighted_densities(X, uniform, means, covariances))):
-        fail("Your responsibilities ignore the mixing weights: they equal the normalised "
-             "densities N(x_n | mu_k, Sigma_k). Multiply each component's density by its weight "
-             "pi_k before normalising (Bayes' rule: the prior times the likelihood).")
-    n, k = np.unravel_index(np.argmax(np.abs(gamma - expected)), shape)
-    fail(f"Your rows sum to 1, but the values differ from Bayes' rule: for data point {n} and "
-         f"component {k} you returned {gamma[n, k]:.4f}, the expected value is "
-         f"{expected[n, k]:.4f}. Check the Gaussian density (full covariance, its determinant "
-         "and inverse) and that column k uses component k's weight, mean and covariance.")
-
-
-def check_responsibilities(func, n_trials=5):
-    """Check a reader's ``func(X, weights, means, covariances)`` returning responsibilities.
-
-    Introduced in {ref}`ch-mixture-model`. The expected result is the (N, K) array
-    :math:`\\gamma_{nk} = \\pi_k \\mathcal N(x_n \\mid \\mu_k, \\Sigma_k) / \\sum_j \\pi_j
-    \\mathcal N(x_n \\mid \\mu_j, \\Sigma_j)`, computed here with SciPy on ``n_trials`` fresh
-    random mixtures (2-4 overlapping components in 1-3 dimensions, 20 to 60 points).
+    ``func(weights, means, covariances, covariance_type, n_samples, rng)`` must return
+    ``(X, z)``: the samples, shape ``(n_samples, D)``, and the component each was drawn from,
+    shape ``(n_samples,)``, drawing from the generator ``rng``. ``covariances`` has scikit-learn's
+    shape for ``covariance_type``: (K, D, D) for ``"full"``, (D, D) for ``"tied"``, (K, D) for
+    ``"diag"`` and (K,) for ``"spherical"``. For each type the check draws a random mixture (2-4
+    components in 2-3 dimensions, 15,000 to 25,000 samples) and tests, within sampling error,
+    that component ``k`` is chosen with frequency ``weights[k]`` and that its points have the
+    right mean and covariance.
 
     Parameters
     ----------
     func : callable
-        ``func(X (N, D), weights (K,), means (K, D), covariances (K, D, D)) -> (N, K)``.
-    n_trials : int, default=5
-        Number of random problems to test on.
+        The reader's sampler.
 
     Raises
     ------
     SelfCheckError
-        Saying in plain words what is wrong.
+        Saying in plain words what is wrong (the weights ignored, variances used as standard
+        deviations, the covariance instead of its Cholesky factor, a transposed factor, ...).
+
+    Introduced in {ref}`ch-mixture-model`, Exercise ``ch03_ex5``.
     """
-    rng = np.random.default_rng()
-    for _ in range(n_trials):
-        _check_one_responsibilities(func, rng)
-    passed("your responsibilities match Bayes' rule, pi_k N(x_n | mu_k, Sigma_k) / p(x_n), "
-           f"on {n_trials} random mixtures.")
+    rng = check_rng("check_sample_mixture")
+    for covariance_type in COVARIANCE_TYPES:
+        _check_one_sample(func, rng, covariance_type)
+    passed("your sampler chooses each component with probability pi_k and draws its points with "
+           "the right mean and covariance, for all four covariance types (within sampling error).")

@@ -2,9 +2,13 @@
 
 - :func:`check_log_pdf` -- the log-density of a multivariate Gaussian, computed via Cholesky.
 - :func:`check_mahalanobis` -- the Mahalanobis distance of each row of ``X`` from a mean.
+- :func:`check_fit_spherical` -- the maximum-likelihood mean and single variance of a Gaussian
+  with covariance :math:`\\sigma^2 I`.
+- :func:`check_ellipse_coverage` -- the fraction of the data inside a Mahalanobis ellipse of the
+  Gaussian fitted to them.
 
-Both call the reader's function on fresh random inputs (a new dimension, sample size, mean and
-covariance every time), compare it with an independent reference computed with SciPy, and
+All call the reader's function on random inputs (several dimensions, sample sizes, means and
+covariances), compare it with an independent reference computed with SciPy, and
 either print a short success message or raise :class:`~gmmlib.checks.SelfCheckError` saying in
 plain words what looks wrong.
 """
@@ -13,9 +17,9 @@ import numpy as np
 from scipy import stats
 from scipy.spatial.distance import cdist
 
-from ._core import call_reader_function, fail, passed
+from ._core import as_number, call_reader_function, check_rng, fail, passed, self_check
 
-__all__ = ["check_log_pdf", "check_mahalanobis"]
+__all__ = ["check_log_pdf", "check_mahalanobis", "check_fit_spherical", "check_ellipse_coverage"]
 
 _N_TRIALS = 6
 
@@ -77,6 +81,7 @@ def _call(func, X, mean, covariance):
     return call_reader_function(func, X, mean, covariance)
 
 
+@self_check
 def check_log_pdf(func):
     """Check a reader's multivariate Gaussian log-density.
 
@@ -94,7 +99,7 @@ def check_log_pdf(func):
 
     Introduced in {ref}`ch-one-gaussian`, Exercise ``ch01_ex2``.
     """
-    rng = np.random.default_rng()
+    rng = check_rng("check_log_pdf")
     dims = [1, 2, 3, int(rng.integers(4, 7)), 2, int(rng.integers(1, 5))]
     for n_features in dims[:_N_TRIALS]:
         X, mean, covariance = _random_problem(rng, n_features)
@@ -157,6 +162,7 @@ def check_log_pdf(func):
            f"{_N_TRIALS} random problems (dimensions 1 to 6).")
 
 
+@self_check
 def check_mahalanobis(func):
     """Check a reader's Mahalanobis distance.
 
@@ -175,7 +181,7 @@ def check_mahalanobis(func):
 
     Introduced in {ref}`ch-one-gaussian`, Exercise ``ch01_ex4``.
     """
-    rng = np.random.default_rng()
+    rng = check_rng("check_mahalanobis")
     dims = [1, 2, 3, int(rng.integers(4, 7)), 2, int(rng.integers(1, 5))]
     for n_features in dims[:_N_TRIALS]:
         X, mean, covariance = _random_problem(rng, n_features)
@@ -215,3 +221,158 @@ def check_mahalanobis(func):
              + dims_note)
     passed(f"your Mahalanobis distances are right on {_N_TRIALS} random problems "
            "(dimensions 1 to 6).")
+
+
+def _spherical_data(rng):
+    """Points whose features have clearly different means (so centring matters)."""
+    n_samples, n_features = int(rng.integers(12, 40)), int(rng.integers(2, 6))
+    centre = rng.uniform(-6.0, 6.0, size=n_features)
+    centre[0] = centre[1] + 4.0  # at least two features far apart
+    return centre + rng.uniform(0.5, 2.0) * rng.standard_normal((n_samples, n_features))
+
+
+@self_check
+def check_fit_spherical(func):
+    """Check a reader's maximum-likelihood fit of a Gaussian with covariance :math:`\\sigma^2 I`.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(X) -> (mean, variance)`` for ``X`` of shape (N, D): the mean of shape (D,) and the
+        single variance :math:`\\hat\\sigma^2 = \\frac{1}{ND} \\sum_n \\lVert x_n - \\hat\\mu
+        \\rVert^2` (a number).
+
+    Raises
+    ------
+    SelfCheckError
+        If the mean or the variance is wrong; the message names the likely mistake (dividing by
+        N instead of ND, by N - 1, one variance per feature, a standard deviation, centring on
+        the mean of all entries).
+
+    Introduced in {ref}`ch-one-gaussian`, Exercise ``ch01_ex1``.
+    """
+    rng = check_rng("check_fit_spherical")
+    n_trials = 4
+    for _ in range(n_trials):
+        X = _spherical_data(rng)
+        n_samples, n_features = X.shape
+        result = call_reader_function(func, X)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            fail("your function should return two things, `mean, variance`: the mean vector and "
+                 "the single variance sigma^2.")
+        mean, variance = result
+        mean = np.asarray(mean, dtype=float)
+        expected_mean = X.mean(axis=0)
+        if mean.shape != (n_features,):
+            fail(f"the mean should have shape ({n_features},), one entry per feature, but it has "
+                 f"shape {mean.shape}. Average over the points: `X.mean(axis=0)`.")
+        if not _close(mean, expected_mean):
+            fail("the mean is not right: the maximum-likelihood mean is the average of the points, "
+                 "`X.mean(axis=0)`, whatever the covariance model.")
+        variance = np.asarray(variance, dtype=float)
+        squares = np.sum((X - expected_mean) ** 2)
+        expected = squares / (n_samples * n_features)
+        if variance.shape == (n_features,):
+            fail("you returned one variance per feature: that is the diagonal model. The "
+                 "spherical model has a single sigma^2 shared by all D features, the average of "
+                 "those D variances.")
+        if variance.shape != ():
+            fail(f"the variance should be a single number, but it has shape {variance.shape}.")
+        variance = float(variance)
+        if _close(variance, expected):
+            continue
+        if _close(variance, squares / n_samples):
+            fail("your variance is D times too large: you divided the sum of squared distances "
+                 "by N. Each point contributes D squared coordinates, so divide by N * D.")
+        if _close(variance, squares / ((n_samples - 1) * n_features)):
+            fail("you divided by (N - 1) D: that is the unbiased estimate, not the maximum-"
+                 "likelihood one, which divides by N D.")
+        if _close(variance, np.sqrt(expected)):
+            fail("you returned the standard deviation sigma; the function should return the "
+                 "variance sigma^2.")
+        if _close(variance, np.var(X)):
+            fail("you centred every entry on the mean of ALL entries (`np.var(X)`), but each "
+                 "feature has its own mean: subtract the mean vector `X.mean(axis=0)` from the "
+                 "rows first.")
+        fail(f"the variance is not right: you returned {variance:.6g}, the maximum-likelihood "
+             f"value is {expected:.6g} (the mean squared distance to the mean, per coordinate).")
+    passed(f"your spherical fit matches the maximum-likelihood formulas on {n_trials} random data "
+           "sets.")
+
+
+def _ellipse_problem(rng, n_samples):
+    """Correlated 2-D to 4-D points."""
+    n_features = int(rng.integers(2, 5))
+    mixing = rng.normal(size=(n_features, n_features)) + 2.0 * np.eye(n_features)
+    return rng.normal(size=n_features) * 3 + rng.standard_normal((n_samples, n_features)) @ mixing
+
+
+def _fitted_distances(X, ddof=0):
+    mean = X.mean(axis=0)
+    covariance = np.cov(X.T, ddof=ddof).reshape(X.shape[1], X.shape[1])
+    return mean, covariance, cdist(X, mean[None, :], "mahalanobis", VI=np.linalg.inv(covariance)).ravel()
+
+
+@self_check
+def check_ellipse_coverage(func):
+    """Check a reader's ``ellipse_coverage(X, n_std)``.
+
+    The function fits one Gaussian to ``X`` by maximum likelihood and returns the fraction of the
+    rows of ``X`` whose Mahalanobis distance from the fitted mean, under the fitted covariance,
+    is at most ``n_std``. For Gaussian data in two dimensions that fraction should be close to
+    :math:`1 - e^{-n_{std}^2/2}`.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(X, n_std) -> float`` with ``X`` of shape (N, D), D >= 2.
+
+    Raises
+    ------
+    SelfCheckError
+        If a fraction is wrong; the message names the likely mistake (a count instead of a
+        fraction, the squared distance compared with ``n_std``, the Euclidean distance, the
+        N - 1 covariance, the true parameters instead of the fitted ones).
+
+    Introduced in {ref}`ch-one-gaussian`, Exercise ``ch01_ex4``.
+    """
+    rng = check_rng("check_ellipse_coverage")
+    trials = 0
+    for n_std_choice in ("1", "2", "between two points", "3"):
+        X = _ellipse_problem(rng, int(rng.integers(40, 120)))
+        n_samples = X.shape[0]
+        mean, covariance, distances = _fitted_distances(X)
+        if n_std_choice == "between two points":
+            # just below a data point, within the margin by which the N - 1 covariance shrinks
+            # the distances, so that mistake changes the answer
+            order = np.sort(distances)
+            n_std = float(order[n_samples // 2] / (1 + 1 / (4 * n_samples)))
+        else:
+            n_std = float(n_std_choice)
+        expected = float(np.mean(distances <= n_std))
+        result = call_reader_function(func, X, n_std)
+        got = as_number("ellipse_coverage(X, n_std)", result,
+                        hint="Return the fraction of the points inside the ellipse.")
+        trials += 1
+        if abs(got - expected) < 1e-12:
+            continue
+        where = f" (D = {X.shape[1]}, N = {n_samples}, n_std = {n_std:.4g})"
+        if abs(got - expected * n_samples) < 1e-9:
+            fail("you returned the number of points inside the ellipse; return the fraction "
+                 "(divide by N, or take the mean of the boolean array)." + where)
+        if abs(got - np.mean(distances**2 <= n_std)) < 1e-12:
+            fail("you compared the SQUARED Mahalanobis distance with n_std: compare the distance "
+                 "itself (or its square with n_std**2)." + where)
+        euclid = np.linalg.norm(X - mean, axis=1)
+        if abs(got - np.mean(euclid <= n_std)) < 1e-12:
+            fail("you used the Euclidean distance to the mean; the ellipse is a set of constant "
+                 "Mahalanobis distance under the fitted covariance." + where)
+        if abs(got - np.mean(_fitted_distances(X, ddof=1)[2] <= n_std)) < 1e-12:
+            fail("you fitted the covariance with N - 1 in the denominator (`np.cov`'s default); "
+                 "the maximum-likelihood covariance divides by N (`np.cov(X.T, bias=True)` or "
+                 "`gmmlib.gaussian.fit_gaussian`)." + where)
+        fail(f"the fraction is not right: you returned {got:.6g}, but {expected:.6g} of the points "
+             "lie within Mahalanobis distance n_std of the Gaussian fitted to X by maximum "
+             "likelihood." + where)
+    passed(f"your coverage fractions are right on {trials} random data sets, including an n_std "
+           "that tells the N and N - 1 covariances apart.")
