@@ -48,6 +48,7 @@ __all__ = [
     "INIT_SAMPLE_SIZE",
     "PERSIST_FRACTION",
     "DaskRows",
+    "check_worker_headroom",
     "choose_dask_storage",
     "cluster_memory",
     "dask_storage",
@@ -322,13 +323,21 @@ def _machine_memory():
     return int(psutil.virtual_memory().available)
 
 
+def _workers(client):
+    """The scheduler's record of every worker: address -> dict."""
+    try:
+        return client.scheduler_info(n_workers=-1)["workers"]
+    except TypeError:  # versions before the n_workers argument list all workers anyway
+        return client.scheduler_info()["workers"]
+
+
 def cluster_memory(client):
     """Memory of a Dask cluster's workers: ``(free, limit, n_workers)`` in bytes.
 
     ``limit`` adds up the workers' memory limits and ``free`` what each has left under its
-    limit now (its limit minus its process memory, as the scheduler last heard). A worker
-    started without a limit counts with its machine's available memory, shared equally among
-    the limitless workers on that machine. Introduced in {ref}`ch-scaling-em`.
+    limit now (its limit minus its process memory, as the scheduler last heard). Workers
+    started without a limit count with their machine's available memory (once per machine).
+    Introduced in {ref}`ch-scaling-em`.
 
     Parameters
     ----------
@@ -339,10 +348,7 @@ def cluster_memory(client):
     free, limit : int
     n_workers : int
     """
-    try:
-        workers = client.scheduler_info(n_workers=-1)["workers"]
-    except TypeError:  # versions before the n_workers argument list all workers anyway
-        workers = client.scheduler_info()["workers"]
+    workers = _workers(client)
     free = limit = 0
     unlimited = {}
     for address, worker in workers.items():
@@ -360,6 +366,43 @@ def cluster_memory(client):
             limit += available[address]
             free += available[address]
     return free, limit, len(workers)
+
+
+def check_worker_headroom(client, block_bytes):
+    """Raise a ValueError if a worker cannot work on blocks of ``block_bytes`` without pausing.
+
+    A Dask worker stops taking tasks when its process memory passes the *pause* fraction of
+    its limit (``distributed.worker.memory.pause``, 0.8 by default) and waits until memory is
+    freed. A worker whose own start-up (Python, NumPy, scikit-learn, gmmlib: about 170 MB)
+    leaves less than a few blocks below that line pauses in the first pass and never resumes,
+    so the fit would wait forever. Each worker thread holds about two blocks at a time (the
+    one read, the one worked on), plus the read buffer. Introduced in {ref}`ch-scaling-em`.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    block_bytes : int
+        Size of the largest block.
+    """
+    import dask
+
+    pause = dask.config.get("distributed.worker.memory.pause", 0.8)
+    if not pause:  # pausing switched off
+        return
+    for address, worker in _workers(client).items():
+        limit = worker.get("memory_limit") or 0
+        if limit <= 0:
+            continue
+        used = int(worker.get("metrics", {}).get("memory") or 0)
+        needed = (2 * int(worker.get("nthreads", 1)) + 1) * block_bytes
+        room = pause * limit - used
+        if room < needed:
+            raise ValueError(
+                f"Dask worker {address} uses {used / 1e6:.0f} MB of its {limit / 1e6:.0f} MB "
+                f"limit and pauses at {pause:.0%}: {max(room, 0) / 1e6:.0f} MB are left for "
+                f"blocks of {block_bytes / 1e6:.1f} MB, and it needs about {needed / 1e6:.0f} MB. "
+                "Give the workers more memory, fewer threads each, or use smaller blocks "
+                "(X.rechunk).")
 
 
 def _gigabytes(n_bytes):
@@ -433,17 +476,20 @@ def _block_statistics(work, X_block, weight_block, rows_per_chunk):
 
 
 def _distributed_client():
-    """The active ``dask.distributed`` client, or None (without importing distributed)."""
+    """The ``dask.distributed`` client that ``dask.compute`` would use now, or None.
+
+    None when distributed was never imported, when there is no client, and when the Dask
+    configuration chooses another scheduler (``dask.config.set(scheduler="threads")``).
+    """
     import sys
 
     if "distributed" not in sys.modules:
         return None
-    from distributed import default_client
+    import dask
+    from distributed import Client
 
-    try:
-        return default_client()
-    except ValueError:
-        return None
+    owner = getattr(dask.base.get_scheduler(), "__self__", None)
+    return owner if isinstance(owner, Client) else None
 
 
 class DaskRows:
@@ -522,7 +568,11 @@ def placed_dask_array(X, weights, model):
     import dask.array as da
 
     data_bytes = X.nbytes + (weights.nbytes if weights is not None else 0)
-    choice, reason = choose_dask_storage(data_bytes, _distributed_client(), _storage_mode.get())
+    client = _distributed_client()
+    if client is not None:
+        block_rows = max(X.chunks[0]) if X.chunks[0] else 0
+        check_worker_headroom(client, block_rows * X.shape[1] * X.dtype.itemsize)
+    choice, reason = choose_dask_storage(data_bytes, client, _storage_mode.get())
     model.dask_storage_ = choice
     if getattr(model, "verbose", 0) >= 1:
         print(reason)

@@ -33,7 +33,6 @@ NOT_YET_SEEDED = {
     "gmmlib.checks.digits",
     "gmmlib.checks.em",
     "gmmlib.checks.practice",
-    "gmmlib.checks.scaling",
     "gmmlib.checks.selection",
 }
 
