@@ -209,11 +209,17 @@ class watch_workers:
 ###############################################################################
 # A process with a memory cap
 
+_ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
 _CAP_PREAMBLE = """\
-import resource as _resource
+import resource as _resource, threading as _threading
 _resource.setrlimit(_resource.RLIMIT_DATA, ({limit}, _resource.getrlimit(_resource.RLIMIT_DATA)[1]))
-del _resource
+_threading.stack_size({stack})
+del _resource, _threading
 """
+# Stacks of threads started from Python under a cap: 1 MiB instead of the usual 8 MiB, which
+# would count against the cap for every thread a library starts.
+_CAP_THREAD_STACK = 1 << 20
 
 
 def run_python(script, *args, memory_limit=None, timeout=600, env=None):
@@ -222,7 +228,12 @@ def run_python(script, *args, memory_limit=None, timeout=600, env=None):
     With ``memory_limit`` the operating system caps the process's data segment (``RLIMIT_DATA``)
     before anything is imported: the heap and every private writable mapping, which is where
     NumPy's arrays live. Reading a file does not count against it (its pages belong to the page
-    cache), allocating an array larger than what is left does: it raises ``MemoryError``.
+    cache), allocating an array larger than what is left does: it raises ``MemoryError`` (or,
+    if a library needed a new thread just then, ``RuntimeError: can't start new thread``: every
+    thread's stack counts too, so threads started from Python get 1 MiB stacks). Address space that is reserved but never used counts as well:
+    each BLAS thread reserves tens of megabytes at import, so under a cap the process runs
+    BLAS and OpenMP on one thread (unless ``env`` sets ``OPENBLAS_NUM_THREADS``,
+    ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``); gmmlib's EM uses one BLAS thread anyway.
     Introduced in {ref}`ch-scaling-em`.
 
     Parameters
@@ -254,12 +265,15 @@ def run_python(script, *args, memory_limit=None, timeout=600, env=None):
     >>> run_python("import json, sys; print(json.dumps(sys.argv[1:]))", "a", "b")
     ['a', 'b']
     """
+    env = dict(os.environ if env is None else env)
     if memory_limit is not None:
         import resource  # noqa: F401 (POSIX only: fail here, in words, on other systems)
 
         if int(memory_limit) < 1:
             raise ValueError(f"memory_limit must be a positive number of bytes, got {memory_limit!r}.")
-        script = _CAP_PREAMBLE.format(limit=int(memory_limit)) + script
+        script = _CAP_PREAMBLE.format(limit=int(memory_limit), stack=_CAP_THREAD_STACK) + script
+        for name in _ONE_THREAD:
+            env.setdefault(name, "1")
     result = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True,
                             text=True, timeout=timeout, env=env)
     if result.returncode != 0:
