@@ -9,6 +9,8 @@ parameters with ``tol=0``:
 
 - **in memory**: the rows loaded into a NumPy array, ``fit``;
 - **out of core**: ``fit_chunks`` over the store, one block of rows at a time, in this process;
+
+(both with ``n_jobs=-1``: as many threads as cores, the cores the cluster's workers share)
 - **capped process**: the same out-of-core fit in a fresh Python process whose memory the
   operating system caps (``RLIMIT_DATA``) below the size of the largest data;
 - **Dask, persisted**: a ``LocalCluster`` of worker processes on 127.0.0.1 with room to spare,
@@ -16,15 +18,18 @@ parameters with ``tol=0``:
 - **Dask, streamed**: a ``LocalCluster`` whose workers each have a memory limit below the data,
   the blocks read from the store in every pass.
 
-*Time per iteration* is ``(t_3 - t_1) / 2`` of whole fits with 3 and 1 iterations, and the
-*fixed cost* ``t_1`` minus one iteration: checks, the pass that finds the data's centre,
-persisting, scheduling the first graph. *Peak memory* is the largest growth of private memory
+*Time per iteration* is the median duration of the iterations of a whole 4-iteration fit (as
+``verbose=2`` prints them), and the *fixed cost* the rest of the fit's time: checks, the pass
+that finds the data's centre, persisting, scheduling the first graph. *Peak memory* is the largest growth of private memory
 (:mod:`gmmlib.memory`) above what the process held before the fit: the fitting process for the
 first three paths (above the loaded data, for the in-memory path), the busiest worker for Dask.
 """
 
+import contextlib
+import io
 import logging
 import os
+import re
 import time
 import warnings
 
@@ -35,14 +40,15 @@ from .memory import MemoryWatcher, run_python, watch_workers
 from .mixture import GaussianMixture
 from .scaling import dask_storage
 
-__all__ = ["CAPPED_FIT_SCRIPT", "LOAD_SCRIPT", "per_iteration", "run_scale", "scaling_rows", "write_store"]
+__all__ = ["CAPPED_FIT_SCRIPT", "LOAD_SCRIPT", "iteration_seconds", "per_iteration", "run_scale", "scaling_rows", "write_store"]
 
 #: Rows per block of the store (and per chunk of the out-of-core fit): 16 MB at 16 features.
 BLOCK_ROWS = 125_000
 #: The memory cap of the capped process, and the memory limit of each streaming Dask worker.
 MEMORY_CAP = 400 * 2**20
 WORKER_LIMIT = 500_000_000
-ITERATIONS = (1, 3)
+#: EM iterations of every timed fit.
+ITERATIONS = 4
 
 
 def write_store(path, n_rows, n_features=16, n_components=4, block_rows=BLOCK_ROWS, seed=0):
@@ -68,32 +74,45 @@ def write_store(path, n_rows, n_features=16, n_components=4, block_rows=BLOCK_RO
     return time.perf_counter() - start
 
 
-def per_iteration(fit, iterations=ITERATIONS, repeat=1):
-    """Seconds per EM iteration and fixed seconds, from whole fits of two lengths.
+_ITERATION_LINE = re.compile(r"iteration \d+: .*?([0-9.]+) s since the last message")
 
-    ``fit(max_iter)`` runs a whole fit with ``tol=0``. With ``t_a`` and ``t_b`` the best of
-    ``repeat`` runs for ``a < b`` iterations, one iteration costs ``(t_b - t_a) / (b - a)`` and
-    the rest of a fit ``t_a - a * that``.
+
+def iteration_seconds(output):
+    """Seconds of every EM iteration, from what a fit with ``verbose=2, verbose_interval=1``
+    printed (one line per iteration, ending in the seconds since the previous line)."""
+    return [float(seconds) for seconds in _ITERATION_LINE.findall(output)]
+
+
+def per_iteration(fit, n_iter=ITERATIONS, repeat=1):
+    """Seconds per EM iteration and fixed seconds of a whole fit.
+
+    ``fit(max_iter)`` runs a whole fit with ``tol=0``, ``verbose=2`` and ``verbose_interval=1``,
+    so that it prints the duration of every iteration. One iteration costs the *median* of
+    those durations (robust to a moment when the machine was busy elsewhere), and the fixed
+    cost is the whole fit's time minus all its iterations: checks, the pass that finds the
+    data's centre, persisting, the last E-step. Of ``repeat`` fits the fastest is kept.
 
     Returns
     -------
     seconds_per_iteration, fixed_seconds : float
-    model : the last model fitted with ``b`` iterations
+    model : the fastest model
     """
-    a, b = iterations
-    best = {}
-    model = None
+    best = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for _ in range(repeat):
-            for n_iter in (a, b):
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
                 start = time.perf_counter()
-                fitted = fit(n_iter)
-                best[n_iter] = min(best.get(n_iter, np.inf), time.perf_counter() - start)
-                if n_iter == b:
-                    model = fitted
-    step = (best[b] - best[a]) / (b - a)
-    return step, best[a] - a * step, model
+                model = fit(n_iter)
+                total = time.perf_counter() - start
+            iterations = iteration_seconds(printed.getvalue())
+            if len(iterations) != n_iter:
+                raise RuntimeError(f"Expected {n_iter} iteration lines from verbose=2, found "
+                                   f"{len(iterations)}: {printed.getvalue()[:300]!r}")
+            if best is None or total < best[0]:
+                best = (total, float(np.median(iterations)), total - sum(iterations), model)
+    return best[1], best[2], best[3]
 
 
 def _prefix_chunks(store, n_rows, block_rows):
@@ -115,26 +134,26 @@ except (MemoryError, RuntimeError) as error:  # RuntimeError: no memory left for
 print(json.dumps(outcome))
 """
 
-#: The capped process: times a 1- and a 3-iteration ``fit_chunks`` over the first rows of a
-#: store and watches the private memory of each. Arguments: store, rows, block rows, initial
-#: parameters (.npz).
+#: The capped process: one ``fit_chunks`` over the first rows of a store, printing the time of
+#: every iteration, with its private memory watched. Arguments: store, rows, block rows,
+#: iterations, initial parameters (.npz).
 CAPPED_FIT_SCRIPT = """
-import json, sys, warnings
+import contextlib, io, json, sys, warnings
 import numpy as np, zarr
 from gmmlib import GaussianMixture
 from gmmlib.memory import MemoryWatcher
 
-path, n_rows, block_rows, start_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+path, n_rows, block_rows, n_iter, start_path = sys.argv[1], *map(int, sys.argv[2:5]), sys.argv[5]
 store, start = zarr.open_array(path, mode="r"), dict(np.load(start_path))
 warnings.simplefilter("ignore")
 chunks = lambda: (store[i : min(i + block_rows, n_rows)] for i in range(0, n_rows, block_rows))
-seconds, growth = {}, 0
-for n_iter in (1, 3):
-    model = GaussianMixture(len(start["weights_init"]), tol=0.0, max_iter=n_iter, **start)
-    with MemoryWatcher() as watcher:
-        model.fit_chunks(chunks)
-    seconds[n_iter], growth = watcher.seconds, max(growth, watcher.growth)
-print(json.dumps(dict(seconds=seconds, growth=growth, means=model.means_.tolist())))
+model = GaussianMixture(len(start["weights_init"]), tol=0.0, max_iter=n_iter, n_jobs=-1,
+                        verbose=2, verbose_interval=1, **start)
+printed = io.StringIO()
+with MemoryWatcher() as watcher, contextlib.redirect_stdout(printed):
+    model.fit_chunks(chunks)
+print(json.dumps(dict(seconds=watcher.seconds, growth=watcher.growth, printed=printed.getvalue(),
+                      means=model.means_.tolist())))
 """
 
 
@@ -180,7 +199,8 @@ def scaling_rows(store_path, sizes, start, *, clients=None, block_rows=BLOCK_ROW
 
     store = zarr.open_array(store_path, mode="r")
     n_components = len(start["weights_init"])
-    model = lambda n_iter: GaussianMixture(n_components, tol=0.0, max_iter=n_iter, **start)  # noqa: E731
+    model = lambda n_iter: GaussianMixture(n_components, tol=0.0, max_iter=n_iter, n_jobs=-1,  # noqa: E731
+                                          verbose=2, verbose_interval=1, **start)
     rows = []
     start_path = None
     if memory_cap is not None:
@@ -210,13 +230,14 @@ def scaling_rows(store_path, sizes, start, *, clients=None, block_rows=BLOCK_ROW
         record(n_rows, "out of core", step, fixed, watcher.growth, fitted.means_, reference)
         if memory_cap is not None:
             loads = run_python(LOAD_SCRIPT, store_path, n_rows, memory_limit=memory_cap) == "loaded"
-            report = run_python(CAPPED_FIT_SCRIPT, store_path, n_rows, block_rows, start_path,
-                                memory_limit=memory_cap)
-            seconds = {int(k): v for k, v in report["seconds"].items()}
-            step = (seconds[3] - seconds[1]) / 2
+            report = run_python(CAPPED_FIT_SCRIPT, store_path, n_rows, block_rows, ITERATIONS,
+                                start_path, memory_limit=memory_cap)
+            iterations = iteration_seconds(report["printed"])
+            step = float(np.median(iterations))
             record(n_rows, f"capped process ({memory_cap / 2**20:.0f} MiB; the rows "
                    f"{'could' if loads else 'cannot'} be loaded whole under the cap)",
-                   step, seconds[1] - step, report["growth"], np.array(report["means"]),
+                   step, report["seconds"] - sum(iterations), report["growth"],
+                   np.array(report["means"]),
                    reference)
         for path, client in (clients or {}).items():
             X_dask = da.from_zarr(store_path)[:n_rows]
@@ -242,6 +263,7 @@ def run_scale(sizes=SCALE_SIZES, repeat=3, dask=True, out=print, n_features=16, 
         "local disk that was just written, so mostly from the page cache")
     out(f"load average {_load():.1f} at start")
     clusters = []
+    logging.disable(logging.INFO)  # no routine lines from the clusters' start and shutdown
     try:
         with tempfile.TemporaryDirectory() as workdir:
             path = os.path.join(workdir, "rows.zarr")
@@ -284,6 +306,7 @@ def run_scale(sizes=SCALE_SIZES, repeat=3, dask=True, out=print, n_features=16, 
         for cluster, client in clusters:
             client.close()
             cluster.close()
+        logging.disable(logging.NOTSET)
     out("")
     out("Peak memory: growth of private memory during the fits, above the loaded data for "
         "'in memory'; for Dask, the busiest worker. Δ means: largest difference of a fitted "
