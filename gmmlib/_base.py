@@ -230,9 +230,10 @@ class MixtureBase(DensityMixin, BaseEstimator):
                 labels = engine.row_output(data, self._plan(engine, data), "labels")
         if self.max_iter > 0 and not self.converged_:
             warnings.warn(
-                f"EM did not converge: the best of the starts was still changing its bound by "
-                f"more than tol={self.tol} after max_iter={self.max_iter} iterations. Raise "
-                "max_iter or tol, try other initialisations, or check the data for duplicates.",
+                f"{type(self).__name__} did not converge: the best of the starts was still "
+                f"changing its bound by more than tol={self.tol} after max_iter={self.max_iter} "
+                "iterations. Raise max_iter or tol, try other initialisations, or check the data "
+                "for duplicates.",
                 ConvergenceWarning)
         self._finish(dtype)
         return labels

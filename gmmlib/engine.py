@@ -67,6 +67,7 @@ __all__ = [
     "covariances_from_factors",
     "effective_threads",
     "factors_from_precisions",
+    "log_det_factors",
     "moments_from_statistics",
     "n_parameters",
     "one_blas_thread",
@@ -277,7 +278,7 @@ def covariances_from_factors(factors, covariance_type):
     return covariances[0] if covariance_type == "tied" else covariances
 
 
-def _log_det_factors(factors, covariance_type, n_components, n_features):
+def log_det_factors(factors, covariance_type, n_components, n_features):
     """``log det U_k`` for every component, which is ``-log det(Sigma_k) / 2``."""
     if covariance_type == "full":
         return np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
@@ -477,7 +478,7 @@ class ScoringPlan:
         shifted = means - centre
         with np.errstate(divide="ignore"):  # a zero weight is a log offset of -inf
             constant = (np.asarray(log_offsets, dtype=np.float64)
-                        + _log_det_factors(factors, covariance_type, K, D)
+                        + log_det_factors(factors, covariance_type, K, D)
                         - 0.5 * D * math.log(2 * math.pi))
         self.tied_factor = self.tied_precision = None
         if covariance_type == "tied":

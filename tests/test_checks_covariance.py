@@ -1,187 +1,189 @@
-"""The chapter 6 self-checks accept correct answers and reject typical wrong ones."""
+"""The chapter 6 self-checks (E-step and M-step for every covariance type) accept correct answers
+and reject typical wrong ones."""
 
 import numpy as np
 import pytest
+from scipy import stats
+from scipy.special import logsumexp
 
-from gmmlib.checks import (
-    SelfCheckError,
-    check_diag_covariances,
-    check_n_free_parameters,
-    check_tied_covariance,
-)
-from gmmlib.em import m_step
-from gmmlib.model_selection import n_parameters
+from gmmlib import em
+from gmmlib.checks import SelfCheckError, check_e_step, check_m_step
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 # ---------------------------------------------------------------------------------------------
-# check_n_free_parameters
+# check_m_step
 # ---------------------------------------------------------------------------------------------
 
 
-def _count(K, D, covariance_type, *, weights=None, symmetric=True, tied_per_component=False):
-    """A parameter count with optional typical mistakes built in."""
-    weights = K - 1 if weights is None else weights
-    per_matrix = D * (D + 1) // 2 if symmetric else D * D
-    covariance = {
-        "full": K * per_matrix,
-        "tied": (K if tied_per_component else 1) * per_matrix,
-        "diag": K * D,
-        "spherical": K,
-    }[covariance_type]
-    return weights + K * D + covariance
+def m_step(X, resp, covariance_type, *, count="Nk", centre="new", tied="weighted", sqrt=False,
+           spherical="mean"):
+    """The M-step for every type, with optional typical mistakes built in."""
+    N, D = X.shape
+    Nk = resp.sum(axis=0)
+    means = resp.T @ X / Nk[:, None]
+    full = []
+    for k in range(resp.shape[1]):
+        c = {"new": means[k], "overall": X.mean(axis=0), "zero": 0.0}[centre]
+        diff = X - c
+        scatter = (resp[:, k] * diff.T) @ diff
+        full.append(scatter / {"Nk": Nk[k], "none": 1.0, "N": N}[count])
+    full = np.array(full)
+    if covariance_type == "full":
+        covariances = full
+    elif covariance_type == "tied":
+        covariances = {"weighted": np.tensordot(Nk / N, full, axes=1),
+                       "equal": full.mean(axis=0), "sum": full.sum(axis=0)}[tied]
+    elif covariance_type == "diag":
+        covariances = np.diagonal(full, axis1=1, axis2=2).copy()
+    else:
+        variances = np.diagonal(full, axis1=1, axis2=2)
+        covariances = variances.mean(axis=1) if spherical == "mean" else variances.sum(axis=1)
+    if sqrt and covariance_type in ("diag", "spherical"):
+        covariances = np.sqrt(covariances)
+    return Nk / N, means, covariances
 
 
-def test_n_free_parameters_accepts_correct(capsys):
-    check_n_free_parameters(lambda K, D, t: _count(K, D, t))
-    assert capsys.readouterr().out.startswith("Correct!")
-
-
-def test_n_free_parameters_accepts_gmmlib_and_float_counts(capsys):
-    check_n_free_parameters(n_parameters)
-    check_n_free_parameters(lambda K, D, t: float(_count(K, D, t)))
+def test_m_step_accepts_correct_and_gmmlib(capsys):
+    check_m_step(m_step)
+    check_m_step(lambda X, resp, covariance_type: em.m_step(X, resp, covariance_type))
     assert capsys.readouterr().out.count("Correct!") == 2
 
 
-def test_n_free_parameters_rejects_k_weights():
-    with pytest.raises(SelfCheckError, match="counted K free weights.*only K - 1"):
-        check_n_free_parameters(lambda K, D, t: _count(K, D, t, weights=K))
+def test_m_step_accepts_lists(capsys):
+    check_m_step(lambda X, resp, ct: [np.asarray(a).tolist() for a in m_step(X, resp, ct)])
+    assert "Correct!" in capsys.readouterr().out
 
 
-def test_n_free_parameters_rejects_d_squared():
-    with pytest.raises(SelfCheckError, match="'full'.*all D\\^2 entries.*symmetric"):
-        check_n_free_parameters(lambda K, D, t: _count(K, D, t, symmetric=False))
+@pytest.mark.parametrize("kwargs, message", [
+    ({"count": "none"}, "not divided by the effective counts"),
+    ({"count": "N"}, "divided by N, the number of points"),
+    ({"centre": "overall"}, "centred on the overall mean"),
+    ({"centre": "zero"}, "not centred"),
+    ({"sqrt": True}, "standard deviations"),
+    ({"spherical": "sum"}, "D times too large"),
+    ({"tied": "equal"}, "equal weights"),
+    ({"tied": "sum"}, "added up the K full covariances"),
+])
+def test_m_step_rejects_typical_mistakes(kwargs, message):
+    with pytest.raises(SelfCheckError, match=message):
+        check_m_step(lambda X, resp, ct: m_step(X, resp, ct, **kwargs))
 
 
-def test_n_free_parameters_rejects_tied_per_component():
-    with pytest.raises(SelfCheckError, match="'tied'.*one covariance matrix per component.*ONE"):
-        check_n_free_parameters(lambda K, D, t: _count(K, D, t, tied_per_component=True))
+def test_m_step_rejects_wrong_shapes_weights_and_signature():
+    def full_always(X, resp, covariance_type):
+        return m_step(X, resp, "full")
+
+    with pytest.raises(SelfCheckError, match=r"'tied'.*ONE D x D matrix"):
+        check_m_step(full_always)
+    with pytest.raises(SelfCheckError, match="effective counts N_k.*Divide by N"):
+        check_m_step(lambda X, resp, ct: (resp.sum(axis=0), *m_step(X, resp, ct)[1:]))
+    with pytest.raises(SelfCheckError, match="return three things"):
+        check_m_step(lambda X, resp, ct: m_step(X, resp, ct)[:2])
+    with pytest.raises(SelfCheckError, match="should take 3 arguments.*covariance_type"):
+        check_m_step(lambda X, resp: m_step(X, resp, "full"))
 
 
-def test_n_free_parameters_reports_combined_mistakes():
-    with pytest.raises(SelfCheckError, match="K free weights.*; and .*D\\^2 entries"):
-        check_n_free_parameters(lambda K, D, t: _count(K, D, t, weights=K, symmetric=False))
+def test_m_step_template_is_not_implemented():
+    def template(X, resp, covariance_type):
+        raise NotImplementedError
 
-
-def test_n_free_parameters_rejects_spherical_per_feature():
-    def wrong(K, D, t):
-        return _count(K, D, "diag") if t == "spherical" else _count(K, D, t)
-
-    with pytest.raises(SelfCheckError, match="'spherical'.*single variance per component"):
-        check_n_free_parameters(wrong)
-
-
-def test_n_free_parameters_rejects_unrecognised_and_non_numbers():
-    with pytest.raises(SelfCheckError, match="Count the three parts separately"):
-        check_n_free_parameters(lambda K, D, t: _count(K, D, t) + 7)
-    with pytest.raises(SelfCheckError, match="should return one whole number"):
-        check_n_free_parameters(lambda K, D, t: [_count(K, D, t)])
     with pytest.raises(SelfCheckError, match="not implemented yet"):
-        def template(K, D, t):
-            raise NotImplementedError
-        check_n_free_parameters(template)
+        check_m_step(template)
 
 
 # ---------------------------------------------------------------------------------------------
-# check_diag_covariances
+# check_e_step
 # ---------------------------------------------------------------------------------------------
 
+def _matrices(covariances, covariance_type, K, D):
+    covariances = np.asarray(covariances)
+    return {"full": lambda: covariances,
+            "tied": lambda: np.broadcast_to(covariances, (K, D, D)),
+            "diag": lambda: np.stack([np.diag(v) for v in covariances]),
+            "spherical": lambda: covariances[:, None, None] * np.eye(D)}[covariance_type]()
 
-def diag_covariances(X, resp, means):
-    Nk = resp.sum(axis=0)
-    return np.stack([resp[:, k] @ (X - means[k]) ** 2 for k in range(len(means))]) / Nk[:, None]
+
+def _log_joint(X, weights, means, covariances, covariance_type, *, as_std=False):
+    K, D = means.shape
+    matrices = _matrices(covariances, covariance_type, K, D)
+    if as_std and covariance_type in ("diag", "spherical"):
+        matrices = matrices**2
+    return np.log(weights) + np.stack(
+        [stats.multivariate_normal(m, c).logpdf(X).reshape(len(X)) for m, c in zip(means, matrices)],
+        axis=1)
 
 
-def test_diag_accepts_correct_and_gmmlib(capsys):
-    check_diag_covariances(diag_covariances)
-    check_diag_covariances(lambda X, resp, means: m_step(X, resp, "diag")[2])
+def e_step(X, weights, means, covariances, covariance_type):
+    a = _log_joint(X, weights, means, covariances, covariance_type)
+    return np.exp(a - logsumexp(a, axis=1, keepdims=True))
+
+
+def e_step_naive(X, weights, means, covariances, covariance_type):
+    joint = np.exp(_log_joint(X, weights, means, covariances, covariance_type))
+    return joint / joint.sum(axis=1, keepdims=True)
+
+
+def test_e_step_accepts_correct_and_gmmlib(capsys):
+    check_e_step(e_step)
+    check_e_step(em.e_step)
     assert capsys.readouterr().out.count("Correct!") == 2
 
 
-def test_diag_rejects_not_divided_by_nk():
-    def wrong(X, resp, means):
-        return diag_covariances(X, resp, means) * resp.sum(axis=0)[:, None]
-
-    with pytest.raises(SelfCheckError, match="not divided by N_k"):
-        check_diag_covariances(wrong)
+def test_e_step_rejects_naive_underflow():
+    with pytest.raises(SelfCheckError, match="underflows.*log-sum-exp trick"):
+        check_e_step(e_step_naive)
 
 
-def test_diag_rejects_divided_by_n():
-    def wrong(X, resp, means):
-        return diag_covariances(X, resp, means) * resp.sum(axis=0)[:, None] / len(X)
-
-    with pytest.raises(SelfCheckError, match="divided by N, the number of points"):
-        check_diag_covariances(wrong)
-
-
-def test_diag_rejects_wrong_mean():
-    def overall_mean(X, resp, means):
-        return diag_covariances(X, resp, np.broadcast_to(X.mean(axis=0), means.shape))
-
-    def not_centred(X, resp, means):
-        return diag_covariances(X, resp, np.zeros_like(means))
-
-    with pytest.raises(SelfCheckError, match="centred on the overall mean"):
-        check_diag_covariances(overall_mean)
-    with pytest.raises(SelfCheckError, match="not centred"):
-        check_diag_covariances(not_centred)
+@pytest.mark.parametrize("func, message", [
+    (lambda X, w, m, c, ct: np.exp(_log_joint(X, w, m, c, ct)), "not normalised"),
+    (lambda X, w, m, c, ct: e_step(X, np.full(len(w), 1 / len(w)), m, c, ct), "forgot the weights"),
+    (lambda X, w, m, c, ct: np.log(e_step(X, w, m, c, ct)), "log-responsibilities"),
+    (lambda X, w, m, c, ct: e_step(X, w, m, c, ct).T, "transposed"),
+])
+def test_e_step_rejects_typical_mistakes(func, message):
+    with pytest.raises(SelfCheckError, match=message):
+        check_e_step(func)
 
 
-def test_diag_rejects_wrong_shapes():
-    def full(X, resp, means):
-        return m_step(X, resp, "full")[2]
+def test_e_step_rejects_variances_as_standard_deviations():
+    def as_std(X, weights, means, covariances, covariance_type):
+        a = _log_joint(X, weights, means, covariances, covariance_type, as_std=True)
+        return np.exp(a - logsumexp(a, axis=1, keepdims=True))
 
-    def transposed(X, resp, means):
-        return diag_covariances(X, resp, means).T
-
-    with pytest.raises(SelfCheckError, match="full covariance matrices"):
-        check_diag_covariances(full)
-    with pytest.raises(SelfCheckError, match="should have shape"):
-        check_diag_covariances(transposed)
+    with pytest.raises(SelfCheckError, match="'diag'.*standard deviations"):
+        check_e_step(as_std)
 
 
-def test_diag_rejects_standard_deviations():
-    def stds(X, resp, means):
-        return np.sqrt(diag_covariances(X, resp, means))
+def test_e_step_rejects_spherical_log_determinant_without_D():
+    def log_det_once(X, weights, means, covariances, covariance_type):
+        if covariance_type != "spherical":
+            return e_step(X, weights, means, covariances, covariance_type)
+        D = X.shape[1]
+        quad = np.stack([np.sum((X - m) ** 2, axis=1) / v for m, v in zip(means, covariances)], 1)
+        a = np.log(weights) - 0.5 * (D * np.log(2 * np.pi) + np.log(covariances) + quad)
+        return np.exp(a - logsumexp(a, axis=1, keepdims=True))
 
-    with pytest.raises(SelfCheckError, match="square root"):
-        check_diag_covariances(stds)
-
-
-# ---------------------------------------------------------------------------------------------
-# check_tied_covariance
-# ---------------------------------------------------------------------------------------------
-
-
-def _per_component(X, resp, means):
-    Nk = resp.sum(axis=0)
-    return np.stack([(resp[:, k] * (X - m).T) @ (X - m) / Nk[k] for k, m in enumerate(means)])
+    with pytest.raises(SelfCheckError, match="D log"):
+        check_e_step(log_det_once)
 
 
-def tied_covariance(X, resp, means):
-    weights = resp.sum(axis=0) / len(X)
-    return np.einsum("k,kij->ij", weights, _per_component(X, resp, means))
+def test_e_step_asks_for_covariance_type_and_reports_template():
+    with pytest.raises(SelfCheckError, match="should take 5 arguments"):
+        check_e_step(lambda X, weights, means, covariances: e_step(X, weights, means, covariances,
+                                                                   "full"))
+
+    def template(X, weights, means, covariances, covariance_type):
+        raise NotImplementedError
+
+    with pytest.raises(SelfCheckError, match="not implemented yet"):
+        check_e_step(template)
 
 
-def test_tied_accepts_correct_and_gmmlib(capsys):
-    check_tied_covariance(tied_covariance)
-    check_tied_covariance(lambda X, resp, means: m_step(X, resp, "tied")[2])
+@pytest.mark.parametrize("check", [check_e_step, check_m_step])
+def test_checks_draw_the_same_inputs_every_time(check, capsys):
+    """Seeded: a right answer passes every time and a wrong one fails the same way."""
+    func = e_step if check is check_e_step else m_step
+    for _ in range(2):
+        check(func)
     assert capsys.readouterr().out.count("Correct!") == 2
-
-
-def test_tied_rejects_unweighted_average():
-    with pytest.raises(SelfCheckError, match="equal weights 1/K"):
-        check_tied_covariance(lambda X, resp, means: _per_component(X, resp, means).mean(axis=0))
-
-
-def test_tied_rejects_per_component_matrices():
-    with pytest.raises(SelfCheckError, match="one matrix per component"):
-        check_tied_covariance(_per_component)
-
-
-def test_tied_rejects_not_divided_and_overall_covariance():
-    def not_divided(X, resp, means):
-        return tied_covariance(X, resp, means) * len(X)
-
-    with pytest.raises(SelfCheckError, match="not divided by N"):
-        check_tied_covariance(not_divided)
-    with pytest.raises(SelfCheckError, match="covariance of all of X"):
-        check_tied_covariance(lambda X, resp, means: np.cov(X.T, bias=True))

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 import gmmlib.checks.density
-from gmmlib import GaussianMixture
+from scipy.special import logsumexp
+
 from gmmlib.checks import (
     SelfCheckError,
-    check_choose_k_by_held_out,
-    check_held_out_log_likelihood,
+    check_kde_log_density,
+    check_kde_loo_log_likelihood,
     check_log_density_grid,
 )
 
@@ -21,128 +22,116 @@ def test_doctests():
     assert failures == 0
 
 
-# --- held-out log-likelihood --------------------------------------------------------------------
+# --- KDE log-density -------------------------------------------------------------------------
 
 
-def held_out_log_likelihood(model, X_test):
-    return float(np.mean(model.score_samples(X_test)))
+def _log_kernels(X_train, X_eval, bandwidth, variance=None, dims=None, half=0.5):
+    variance = bandwidth**2 if variance is None else variance
+    dims = X_train.shape[1] if dims is None else dims
+    squared = ((X_eval[:, None, :] - X_train[None, :, :]) ** 2).sum(axis=2)
+    return -half * squared / bandwidth**2 * (bandwidth**2 / variance) - dims / 2 * np.log(
+        2 * np.pi * variance
+    )
+
+
+def kde_log_density(X_train, X_eval, bandwidth):
+    return logsumexp(_log_kernels(X_train, X_eval, bandwidth), axis=1) - np.log(len(X_train))
+
+
+def kde_from_scipy(X_train, X_eval, bandwidth):
+    from scipy.stats import multivariate_normal
+
+    covariance = bandwidth**2 * np.eye(X_train.shape[1])
+    log_kernels = np.array([np.atleast_1d(multivariate_normal(x, covariance).logpdf(X_eval))
+                            for x in X_train])
+    return logsumexp(log_kernels, axis=0) - np.log(len(X_train))
+
+
+@pytest.mark.parametrize("func", [kde_log_density, kde_from_scipy])
+def test_kde_accepts_correct(func, capsys):
+    check_kde_log_density(func)
+    assert capsys.readouterr().out.startswith("Correct!")
+
+
+def test_kde_rejects_underflow():
+    def without_logsumexp(X_train, X_eval, bandwidth):
+        with np.errstate(divide="ignore"):
+            return np.log(np.exp(_log_kernels(X_train, X_eval, bandwidth)).mean(axis=1))
+
+    with pytest.raises(SelfCheckError, match="log-sum-exp"):
+        check_kde_log_density(without_logsumexp)
 
 
 @pytest.mark.parametrize(
-    "func",
-    [held_out_log_likelihood, lambda model, X_test: model.score(X_test)],
-    ids=["score_samples-mean", "score"],
+    "wrong, message",
+    [
+        (lambda X, E, h: np.exp(kde_log_density(X, E, h)), "DENSITY, not its logarithm"),
+        (lambda X, E, h: kde_log_density(X, E, h) + np.log(len(X)), "divide by N"),
+        (lambda X, E, h: logsumexp(_log_kernels(X, E, h, variance=h), axis=1) - np.log(len(X)),
+         "VARIANCE"),
+        (lambda X, E, h: logsumexp(_log_kernels(X, E, h, dims=1), axis=1) - np.log(len(X)),
+         "ONE dimension"),
+        (lambda X, E, h: logsumexp(_log_kernels(X, E, h, half=1.0), axis=1) - np.log(len(X)),
+         "factor 1/2"),
+        (lambda X, E, h: float(np.mean(kde_log_density(X, E, h))), "one number"),
+        (lambda X, E, h: kde_log_density(X, E, h)[:-1], "should have shape"),
+    ],
+    ids=["density", "no-1/N", "h-as-variance", "1-D-constant", "no-half", "mean", "shape"],
 )
-def test_held_out_accepts_correct(func, capsys):
-    check_held_out_log_likelihood(func)
+def test_kde_rejects_typical_mistakes(wrong, message):
+    def kde_log_density(X_train, X_eval, bandwidth):
+        with np.errstate(all="ignore"):
+            return wrong(X_train, X_eval, bandwidth)
+
+    with pytest.raises(SelfCheckError, match=message):
+        check_kde_log_density(kde_log_density)
+
+
+# --- leave-one-out log-likelihood ---------------------------------------------------------------
+
+
+def _loo_per_point(X, bandwidth, divide_by=None):
+    log_kernel = _log_kernels(X, X, bandwidth)
+    np.fill_diagonal(log_kernel, -np.inf)
+    return logsumexp(log_kernel, axis=1) - np.log(len(X) - 1 if divide_by is None else divide_by)
+
+
+def kde_loo_log_likelihood(X, bandwidth):
+    return float(np.mean(_loo_per_point(X, bandwidth)))
+
+
+def loo_one_point_at_a_time(X, bandwidth):
+    """Each point scored by the N - 1 kernels of the others, one point at a time."""
+    from scipy.stats import multivariate_normal
+
+    covariance = bandwidth**2 * np.eye(X.shape[1])
+    return np.mean([logsumexp(multivariate_normal(X[n], covariance).logpdf(np.delete(X, n, 0)))
+                    - np.log(len(X) - 1) for n in range(len(X))])
+
+
+@pytest.mark.parametrize("func", [kde_loo_log_likelihood, loo_one_point_at_a_time])
+def test_loo_accepts_correct(func, capsys):
+    check_kde_loo_log_likelihood(func)
     assert capsys.readouterr().out.startswith("Correct!")
 
 
-def test_held_out_rejects_total():
-    def total(model, X_test):
-        return model.score_samples(X_test).sum()
-
-    with pytest.raises(SelfCheckError, match="TOTAL log-likelihood.*MEAN per point"):
-        check_held_out_log_likelihood(total)
-
-
-def test_held_out_rejects_training_data():
-    X_fixed = np.random.default_rng(0).standard_normal((50, 3))
-
-    def scores_training_data(model, X_test):
-        X_train = X_fixed[:, : model.means_.shape[1]]  # the data the reader fitted to, say
-        return model.score(X_train)
-
-    with pytest.raises(SelfCheckError, match="same value .* for two different test sets"):
-        check_held_out_log_likelihood(scores_training_data)
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (lambda X, h: np.mean(kde_log_density(X, X, h)), "OWN kernel"),
+        (lambda X, h: np.mean(_loo_per_point(X, h, divide_by=len(X))), "divides by N"),
+        (lambda X, h: np.sum(_loo_per_point(X, h)), "TOTAL"),
+        (lambda X, h: _loo_per_point(X, h), "their MEAN"),
+        (lambda X, h: np.mean(_loo_per_point(X, 2 * h)), "mean leave-one-out log-likelihood"),
+    ],
+    ids=["with-self", "over-N", "total", "per-point", "other"],
+)
+def test_loo_rejects_typical_mistakes(wrong, message):
+    with pytest.raises(SelfCheckError, match=message):
+        check_kde_loo_log_likelihood(wrong)
 
 
-def test_held_out_rejects_density():
-    def density(model, X_test):
-        return np.exp(model.score_samples(X_test)).mean()
-
-    def log_of_mean_density(model, X_test):
-        return np.log(np.exp(model.score_samples(X_test)).mean())
-
-    with pytest.raises(SelfCheckError, match="mean DENSITY p\\(x\\).*no `exp` is needed"):
-        check_held_out_log_likelihood(density)
-    with pytest.raises(SelfCheckError, match="log of the mean density"):
-        check_held_out_log_likelihood(log_of_mean_density)
-
-
-def test_held_out_rejects_refitting_and_arrays():
-    def refits(model, X_test):
-        return model.fit(X_test).score(X_test)
-
-    with pytest.raises(SelfCheckError, match="changed the model's parameters"):
-        check_held_out_log_likelihood(refits)
-    with pytest.raises(SelfCheckError, match="single number"):
-        check_held_out_log_likelihood(lambda model, X_test: model.score_samples(X_test))
-    with pytest.raises(SelfCheckError, match="wrong sign"):
-        check_held_out_log_likelihood(lambda model, X_test: -model.score(X_test))
-
-
-def test_held_out_template_and_generic():
-    def template(model, X_test):
-        raise NotImplementedError
-
-    with pytest.raises(SelfCheckError, match="not implemented yet"):
-        check_held_out_log_likelihood(template)
-    with pytest.raises(SelfCheckError, match=r"model.score\(X_test\)"):
-        check_held_out_log_likelihood(lambda model, X_test: model.score(X_test) + 1.0)
-
-
-# --- choosing K by held-out log-likelihood ------------------------------------------------------
-
-
-def choose_k(X_train, X_test, k_values):
-    scores = np.array(
-        [GaussianMixture(n_components=k, random_state=0).fit(X_train).score(X_test)
-         for k in k_values]
-    )
-    return k_values[int(np.argmax(scores))], scores
-
-
-def test_choose_k_accepts_correct(capsys):
-    check_choose_k_by_held_out(choose_k)
-    assert capsys.readouterr().out.startswith("Correct!")
-
-
-def test_choose_k_rejects_training_scores():
-    def on_training(X_train, X_test, k_values):
-        return choose_k(X_train, X_train, k_values)
-
-    with pytest.raises(SelfCheckError, match="TRAINING data"):
-        check_choose_k_by_held_out(on_training)
-
-
-def test_choose_k_rejects_totals():
-    def totals(X_train, X_test, k_values):
-        best, scores = choose_k(X_train, X_test, k_values)
-        return best, scores * len(X_test)
-
-    with pytest.raises(SelfCheckError, match="TOTAL held-out"):
-        check_choose_k_by_held_out(totals)
-
-
-def test_choose_k_rejects_index_and_argmin():
-    def index(X_train, X_test, k_values):
-        _, scores = choose_k(X_train, X_test, k_values)
-        return int(np.argmax(scores)), scores
-
-    def argmin(X_train, X_test, k_values):
-        _, scores = choose_k(X_train, X_test, k_values)
-        return k_values[int(np.argmin(scores))], scores
-
-    with pytest.raises(SelfCheckError, match="POSITION of the best score"):
-        check_choose_k_by_held_out(index)
-    with pytest.raises(SelfCheckError, match="LOWEST held-out"):
-        check_choose_k_by_held_out(argmin)
-
-
-def test_choose_k_rejects_bad_return():
-    with pytest.raises(SelfCheckError, match="return two things"):
-        check_choose_k_by_held_out(lambda X_train, X_test, k_values: 3)
+(lambda X_train, X_test, k_values: 3)
 
 
 # --- log-density grid ---------------------------------------------------------------------------

@@ -8,7 +8,11 @@ import pytest
 from scipy.spatial.distance import cdist
 
 import gmmlib.checks.digits
-from gmmlib.checks import SelfCheckError, check_nearest_neighbour_distance, check_sample_digits
+from gmmlib.checks import (
+    SelfCheckError,
+    check_nearest_neighbour_distance,
+    check_pixel_log_likelihood,
+)
 
 
 def test_doctests():
@@ -81,6 +85,19 @@ def test_nearest_rejects_wrong_axis():
         check_nearest_neighbour_distance(wrong_axis)
 
 
+def test_nearest_explains_nan_for_copies():
+    def expanded_without_clipping(samples, train, exclude_self=False):
+        squared = (np.sum(samples**2, axis=1)[:, None] - 2 * samples @ train.T
+                   + np.sum(train**2, axis=1))
+        if exclude_self:
+            np.fill_diagonal(squared, np.inf)
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(squared.min(axis=1))
+
+    with pytest.raises(SelfCheckError, match="clip at zero first"):
+        check_nearest_neighbour_distance(expanded_without_clipping)
+
+
 def test_nearest_rejects_farthest_and_unfinished():
     def farthest(samples, train, exclude_self=False):
         return cdist(samples, train).max(axis=1)
@@ -94,70 +111,66 @@ def test_nearest_rejects_farthest_and_unfinished():
         check_nearest_neighbour_distance(template)
 
 
-# --- sampling digits -----------------------------------------------------------------------------
+# --- log-density in pixel space -------------------------------------------------------------
 
 
-def sample_digits(model, pca, n, random_state):
-    Z_new, _ = model.sample(n, random_state=random_state)
-    pixels = np.clip(pca.inverse_transform(Z_new), 0, 16)
-    return pixels.reshape(n, 8, 8)
+def _parts(model, pca, X):
+    Z = pca.transform(X)
+    n_left = pca.components_.shape[1] - pca.n_components_
+    residual = np.sum((X - pca.inverse_transform(Z)) ** 2, axis=1)
+    s2 = pca.noise_variance_
+    jacobian = -0.5 * np.sum(np.log(pca.explained_variance_))
+    left_out = -0.5 * n_left * np.log(2 * np.pi * s2) - residual / (2 * s2)
+    return model.score_samples(Z), jacobian, left_out
 
 
-def test_sample_digits_accepts_correct(capsys):
-    check_sample_digits(sample_digits)
+def pixel_log_likelihood(model, pca, X):
+    mixture, jacobian, left_out = _parts(model, pca, X)
+    return mixture + jacobian + left_out
+
+
+def pixel_log_likelihood_by_rotation(model, pca, X):
+    """Rotate into the full eigenbasis: whitened kept coordinates, left-out ones as they are."""
+    from scipy.linalg import null_space
+    from scipy.stats import norm
+
+    centred = X - pca.mean_
+    z = centred @ pca.components_.T / np.sqrt(pca.explained_variance_)
+    rest = centred @ null_space(pca.components_)
+    return (model.score_samples(z) - 0.5 * np.sum(np.log(pca.explained_variance_))
+            + norm(0, np.sqrt(pca.noise_variance_)).logpdf(rest).sum(axis=1))
+
+
+@pytest.mark.parametrize("func", [pixel_log_likelihood, pixel_log_likelihood_by_rotation])
+def test_pixel_accepts_correct(func, capsys):
+    check_pixel_log_likelihood(func)
     assert capsys.readouterr().out.startswith("Correct!")
 
 
-def test_sample_digits_rejects_forgotten_inverse_transform():
-    def no_inverse_transform(model, pca, n, random_state):
-        Z_new, _ = model.sample(n, random_state=random_state)
-        return np.clip(Z_new, 0, 16).reshape(n, 8, 8)
+def _variant(combine):
+    def pixel_log_likelihood(model, pca, X):
+        return combine(*_parts(model, pca, X), model, pca, X)
 
-    def no_inverse_transform_flat(model, pca, n, random_state):
-        Z_new, _ = model.sample(n, random_state=random_state)
-        return np.clip(Z_new, 0, 16)
-
-    for func in (no_inverse_transform, no_inverse_transform_flat):
-        with pytest.raises(SelfCheckError, match="PCA coordinates.*inverse_transform"):
-            check_sample_digits(func)
+    return pixel_log_likelihood
 
 
-def test_sample_digits_rejects_wrong_reshape_order():
-    def column_major(model, pca, n, random_state):
-        Z_new, _ = model.sample(n, random_state=random_state)
-        return np.clip(pca.inverse_transform(Z_new), 0, 16).reshape(n, 8, 8, order="F")
-
-    def flat(model, pca, n, random_state):
-        Z_new, _ = model.sample(n, random_state=random_state)
-        return np.clip(pca.inverse_transform(Z_new), 0, 16)
-
-    with pytest.raises(SelfCheckError, match="transposed images"):
-        check_sample_digits(column_major)
-    with pytest.raises(SelfCheckError, match="flat images"):
-        check_sample_digits(flat)
-
-
-def test_sample_digits_rejects_no_clipping():
-    def no_clip(model, pca, n, random_state):
-        Z_new, _ = model.sample(n, random_state=random_state)
-        return pca.inverse_transform(Z_new).reshape(n, 8, 8)
-
-    with pytest.raises(SelfCheckError, match="between 0 and 16, so clip them"):
-        check_sample_digits(no_clip)
-
-
-def test_sample_digits_rejects_ignored_random_state():
-    def uses_model_seed(model, pca, n, random_state):
-        Z_new, _ = model.sample(n)
-        return np.clip(pca.inverse_transform(Z_new), 0, 16).reshape(n, 8, 8)
-
-    rng = np.random.default_rng(0)
-
-    def fresh_seed(model, pca, n, random_state):
-        Z_new, _ = model.sample(n, random_state=int(rng.integers(2**31)))
-        return np.clip(pca.inverse_transform(Z_new), 0, 16).reshape(n, 8, 8)
-
-    with pytest.raises(SelfCheckError, match="ignores its `random_state` argument"):
-        check_sample_digits(uses_model_seed)
-    with pytest.raises(SelfCheckError, match="different digits for the same `random_state`"):
-        check_sample_digits(fresh_seed)
+@pytest.mark.parametrize(
+    "combine, message",
+    [
+        (lambda m, j, r, *_: m, "whitened coordinates alone"),
+        (lambda m, j, r, *_: m + r, "Jacobian of the whitening is missing"),
+        (lambda m, j, r, *_: m - j + r, "wrong sign"),
+        (lambda m, j, r, *_: m + 2 * j + r, "instead of its square root"),
+        (lambda m, j, r, *_: m + j, "left out is missing"),
+        (lambda m, j, r, model, pca, X: m + j + r
+         - 0.5 * pca.n_components_ * np.log(2 * np.pi * pca.noise_variance_), "counts D ="),
+        (lambda m, j, r, *_: np.exp(m + j + r), "not its logarithm"),
+        (lambda m, j, r, *_: float(np.mean(m + j + r)), "one number"),
+        (lambda m, j, r, *_: m + j + r + 1.0, "are not right"),
+    ],
+    ids=["mixture-only", "no-jacobian", "jacobian-sign", "jacobian-lambda", "no-left-out",
+         "constant-over-D", "density", "mean", "offset"],
+)
+def test_pixel_rejects_typical_mistakes(combine, message):
+    with pytest.raises(SelfCheckError, match=message):
+        check_pixel_log_likelihood(_variant(combine))

@@ -1,154 +1,177 @@
-"""The chapter 4 self-checks accept correct answers and reject typical wrong ones."""
+"""The chapter 4 self-checks (an EM loop with its stopping rule; the E- and M-step of a Bernoulli
+mixture) accept correct answers and reject typical wrong ones."""
+
+import warnings
 
 import numpy as np
 import pytest
-from scipy import stats
-from scipy.special import logsumexp
+from scipy.special import logsumexp, xlog1py, xlogy
+from sklearn.exceptions import ConvergenceWarning
 
-from gmmlib.checks import SelfCheckError, check_e_step, check_m_step
-
+from gmmlib import GaussianMixture, em
+from gmmlib.checks import (
+    SelfCheckError,
+    check_bernoulli_e_step,
+    check_bernoulli_m_step,
+    check_run_em,
+)
 
 # ---------------------------------------------------------------------------------------------
-# check_e_step
+# check_run_em
 # ---------------------------------------------------------------------------------------------
 
-def _log_joint(X, weights, means, covariances):
-    return np.log(weights) + np.stack(
-        [stats.multivariate_normal(m, c).logpdf(X).reshape(len(X))
-         for m, c in zip(means, covariances)], axis=1)
+
+def run_em(X, weights, means, covariances, tol, max_iter, *, rule="per_sample", after=False,
+           stale=False, previous_start=-np.inf, converged_flag=None):
+    """The EM loop of the exercise, with optional typical mistakes built in."""
+    N = len(X)
+    log_liks, previous, converged = [], previous_start, False
+    for _ in range(max_iter):
+        before = weights, means, covariances
+        resp = em.e_step(X, weights, means, covariances)
+        current = em.log_likelihood(X, weights, means, covariances) / N
+        weights, means, covariances = em.m_step(X, resp)
+        if after:
+            current = em.log_likelihood(X, weights, means, covariances) / N
+        log_liks.append(current)
+        change = current - previous
+        if {"per_sample": abs(change) < tol, "total": abs(change) * N < tol,
+                "relative": abs(change) < tol * abs(current), "no_abs": change < tol, "never": False}[rule]:
+            converged = True
+            break
+        previous = current
+    if stale:
+        weights, means, covariances = before
+    if converged_flag is not None:
+        converged = converged_flag
+    return weights, means, covariances, log_liks, converged
 
 
-def e_step(X, weights, means, covariances):
-    log_joint = _log_joint(X, weights, means, covariances)
-    return np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+def run_em_with_gmmlib(X, weights, means, covariances, tol, max_iter):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = GaussianMixture(len(weights), weights_init=weights, means_init=means,
+                             precisions_init=np.linalg.inv(covariances), tol=tol,
+                             max_iter=max_iter, reg_covar=0).fit(X)
+    return gm.weights_, gm.means_, gm.covariances_, gm.lower_bounds_, gm.converged_
 
 
-def e_step_naive(X, weights, means, covariances):
-    joint = np.exp(_log_joint(X, weights, means, covariances))
-    return joint / joint.sum(axis=1, keepdims=True)
-
-
-def test_e_step_accepts_correct(capsys):
-    check_e_step(e_step)
+@pytest.mark.parametrize("func", [run_em, run_em_with_gmmlib])
+def test_run_em_accepts_right_answers(func, capsys):
+    check_run_em(func)
     assert capsys.readouterr().out.startswith("Correct!")
 
 
-def test_e_step_accepts_hand_written_max_shift(capsys):
-    def e_step_by_hand(X, weights, means, covariances):
-        log_joint = _log_joint(X, weights, means, covariances)
-        shifted = log_joint - log_joint.max(axis=1, keepdims=True)
-        resp = np.exp(shifted)
-        return resp / resp.sum(axis=1, keepdims=True)
-
-    check_e_step(e_step_by_hand)
-    assert "Correct!" in capsys.readouterr().out
-
-
-def test_e_step_rejects_naive_underflow():
-    with pytest.raises(SelfCheckError, match="underflows.*log-sum-exp trick"):
-        check_e_step(e_step_naive)
+@pytest.mark.parametrize("kwargs, message", [
+    ({"rule": "total"}, "TOTAL log-likelihood"),
+    ({"rule": "relative"}, "RELATIVE change"),
+    ({"rule": "never"}, "all max_iter iterations"),
+    ({"after": True}, "after each M-step"),
+    ({"stale": True}, "BEFORE the last M-step"),
+    ({"rule": "no_abs", "previous_start": 0.0}, "stopped after the first iteration"),
+    ({"converged_flag": True}, "converged=True"),
+])
+def test_run_em_rejects_typical_mistakes(kwargs, message):
+    with pytest.raises(SelfCheckError, match=message):
+        check_run_em(lambda *args: run_em(*args, **kwargs))
 
 
-def test_e_step_rejects_unnormalised():
-    def unnormalised(X, weights, means, covariances):
-        return np.exp(_log_joint(X, weights, means, covariances))
+def test_run_em_rejects_totals_extra_entry_and_wrong_return():
+    def totals(X, *args):
+        *params, log_liks, converged = run_em(X, *args)
+        return (*params, np.array(log_liks) * len(X), converged)
 
-    with pytest.raises(SelfCheckError, match="not normalised.*Divide each row by its sum"):
-        check_e_step(unnormalised)
+    def extra_entry(X, *args):
+        *params, log_liks, converged = run_em(X, *args)
+        return (*params, [*log_liks, em.log_likelihood(X, *params) / len(X)], converged)
 
-
-def test_e_step_rejects_forgotten_weights():
-    def no_weights(X, weights, means, covariances):
-        return e_step(X, np.full(len(weights), 1.0 / len(weights)), means, covariances)
-
-    with pytest.raises(SelfCheckError, match="forgot the weights"):
-        check_e_step(no_weights)
-
-
-def test_e_step_rejects_log_responsibilities():
-    def log_resp(X, weights, means, covariances):
-        log_joint = _log_joint(X, weights, means, covariances)
-        return log_joint - logsumexp(log_joint, axis=1, keepdims=True)
-
-    with pytest.raises(SelfCheckError, match="log-responsibilities.*np.exp"):
-        check_e_step(log_resp)
+    with pytest.raises(SelfCheckError, match="are totals"):
+        check_run_em(totals)
+    with pytest.raises(SelfCheckError, match="one entry too many"):
+        check_run_em(extra_entry)
+    with pytest.raises(SelfCheckError, match="should return 5 things"):
+        check_run_em(lambda *args: run_em(*args)[:3])
 
 
-def test_e_step_rejects_wrong_axis_and_transpose():
-    def columns(X, weights, means, covariances):
-        joint = np.exp(_log_joint(X, weights, means, covariances))
-        return joint / joint.sum(axis=0, keepdims=True)
-
-    with pytest.raises(SelfCheckError, match="wrong axis"):
-        check_e_step(columns)
-    with pytest.raises(SelfCheckError, match="transposed"):
-        check_e_step(lambda *args: e_step(*args).T)
-
-
-def test_e_step_template_is_not_implemented():
-    def template(X, weights, means, covariances):
+def test_run_em_template_is_not_implemented():
+    def template(X, weights, means, covariances, tol, max_iter):
         raise NotImplementedError
 
     with pytest.raises(SelfCheckError, match="not implemented yet"):
-        check_e_step(template)
+        check_run_em(template)
 
 
 # ---------------------------------------------------------------------------------------------
-# check_m_step
+# check_bernoulli_e_step and check_bernoulli_m_step
 # ---------------------------------------------------------------------------------------------
 
-def _m_step(X, resp, *, count="Nk", weight_norm=True, centre="new"):
-    N = len(X)
-    Nk = resp.sum(axis=0)
-    weights = Nk / N if weight_norm else Nk
-    means = resp.T @ X / Nk[:, None]
-    covariances = []
-    for k in range(resp.shape[1]):
-        c = {"new": means[k], "overall": X.mean(axis=0), "zero": 0.0,
-             "other": means[(k + 1) % len(means)]}[centre]
-        diff = X - c
-        scatter = (resp[:, k] * diff.T) @ diff
-        covariances.append(scatter / {"Nk": Nk[k], "none": 1.0, "N": N}[count])
-    return weights, means, np.array(covariances)
+def _log_joint(X, weights, probs):
+    return np.log(weights) + (xlogy(X[:, None, :], probs) + xlog1py(1 - X[:, None, :], -probs)).sum(2)
 
 
-def test_m_step_accepts_correct(capsys):
-    check_m_step(_m_step)
+def bernoulli_e_step(X, weights, probs):
+    a = _log_joint(X, weights, probs)
+    return np.exp(a - logsumexp(a, axis=1, keepdims=True))
+
+
+def bernoulli_e_step_matmul(X, weights, probs):
+    """Matrix products with logs clipped away from -inf: also right."""
+    log_p, log_q = np.log(np.clip(probs, 1e-300, 1)), np.log(np.clip(1 - probs, 1e-300, 1))
+    a = np.log(weights) + X @ log_p.T + (1 - X) @ log_q.T
+    return np.exp(a - logsumexp(a, axis=1, keepdims=True))
+
+
+def bernoulli_e_step_naive(X, weights, probs):
+    joint = weights * np.prod(probs[None] ** X[:, None, :] * (1 - probs[None]) ** (1 - X[:, None, :]),
+                              axis=2)
+    return joint / joint.sum(axis=1, keepdims=True)
+
+
+def bernoulli_e_step_nan_at_zero(X, weights, probs):
+    a = np.log(weights) + X @ np.log(probs).T + (1 - X) @ np.log(1 - probs).T
+    return np.exp(a - logsumexp(a, axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("func", [bernoulli_e_step, bernoulli_e_step_matmul])
+def test_bernoulli_e_step_accepts_right_answers(func, capsys):
+    check_bernoulli_e_step(func)
     assert capsys.readouterr().out.startswith("Correct!")
 
 
-def test_m_step_accepts_lists_and_tuples(capsys):
-    check_m_step(lambda X, resp: [a.tolist() for a in _m_step(X, resp)])
-    assert "Correct!" in capsys.readouterr().out
+@pytest.mark.parametrize("func, message", [
+    (bernoulli_e_step_naive, "2,000 features.*log-sum-exp"),
+    (bernoulli_e_step_nan_at_zero, "xlogy"),
+    (lambda X, w, p: bernoulli_e_step(X, np.full(len(w), 1 / len(w)), p), "forgot the weights"),
+    (lambda X, w, p: bernoulli_e_step(1 - X, w, p), "swapped"),
+    (lambda X, w, p: np.exp(_log_joint(X, w, p)), "not normalised"),
+    (lambda X, w, p: np.log(bernoulli_e_step(X, w, p)), "log-responsibilities"),
+    (lambda X, w, p: bernoulli_e_step(X, w, p).T, "transposed"),
+])
+def test_bernoulli_e_step_rejects_typical_mistakes(func, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the wrong versions divide 0 by 0
+        with pytest.raises(SelfCheckError, match=message):
+            check_bernoulli_e_step(func)
 
 
-def test_m_step_rejects_covariance_not_divided_by_Nk():
-    with pytest.raises(SelfCheckError, match="not divided by N_k"):
-        check_m_step(lambda X, resp: _m_step(X, resp, count="none"))
-    with pytest.raises(SelfCheckError, match="divided by N, the number of points"):
-        check_m_step(lambda X, resp: _m_step(X, resp, count="N"))
+def bernoulli_m_step(X, resp, *, weights_as_counts=False, divide_by="Nk"):
+    Nk = resp.sum(axis=0)
+    probs = resp.T @ X / {"Nk": Nk[:, None], "N": len(X), "none": 1.0}[divide_by]
+    return (Nk if weights_as_counts else Nk / len(X)), probs
 
 
-def test_m_step_rejects_unnormalised_weights():
-    with pytest.raises(SelfCheckError, match="add up to N.*Divide by N"):
-        check_m_step(lambda X, resp: _m_step(X, resp, weight_norm=False))
+def test_bernoulli_m_step_accepts_right_answer(capsys):
+    check_bernoulli_m_step(bernoulli_m_step)
+    assert capsys.readouterr().out.startswith("Correct!")
 
 
-def test_m_step_rejects_wrong_centre():
-    with pytest.raises(SelfCheckError, match="centred on the wrong mean: the overall mean"):
-        check_m_step(lambda X, resp: _m_step(X, resp, centre="overall"))
-    with pytest.raises(SelfCheckError, match="not centred"):
-        check_m_step(lambda X, resp: _m_step(X, resp, centre="zero"))
-    with pytest.raises(SelfCheckError, match="another component's mean"):
-        check_m_step(lambda X, resp: _m_step(X, resp, centre="other"))
-
-
-def test_m_step_rejects_means_divided_by_N_and_wrong_return():
-    def means_by_N(X, resp):
-        weights, means, covariances = _m_step(X, resp)
-        return weights, means * resp.sum(axis=0)[:, None] / len(X), covariances
-
-    with pytest.raises(SelfCheckError, match="means are divided by N"):
-        check_m_step(means_by_N)
-    with pytest.raises(SelfCheckError, match="return three things"):
-        check_m_step(lambda X, resp: _m_step(X, resp)[:2])
+@pytest.mark.parametrize("func, message", [
+    (lambda X, r: bernoulli_m_step(X, r, weights_as_counts=True), "effective counts"),
+    (lambda X, r: bernoulli_m_step(X, r, divide_by="N"), "divided by N"),
+    (lambda X, r: bernoulli_m_step(X, r, divide_by="none"), "weighted counts"),
+    (lambda X, r: (r.mean(axis=0), np.tile(X.mean(axis=0), (r.shape[1], 1))), "overall fraction"),
+    (lambda X, r: bernoulli_m_step(X, r)[1], "should return 2 things"),
+])
+def test_bernoulli_m_step_rejects_typical_mistakes(func, message):
+    with pytest.raises(SelfCheckError, match=message):
+        check_bernoulli_m_step(func)

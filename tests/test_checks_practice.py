@@ -8,9 +8,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from gmmlib import GaussianMixture
-from gmmlib.checks import SelfCheckError, check_best_of_n_init, check_standardize
+from gmmlib.checks import SelfCheckError, check_best_sensible_run, check_standardize
 
-# --- best of n initialisations ----------------------------------------------------------------
+# --- the best run without a collapsed component -----------------------------------------------
 
 
 def _runs(X, n_components, seeds):
@@ -22,59 +22,79 @@ def _runs(X, n_components, seeds):
         ]
 
 
-def best_by_lower_bound(X, n_components, seeds):
-    return max(_runs(X, n_components, seeds), key=lambda run: run.lower_bound_)
+def _smallest_eigenvalue(run):
+    return min(np.linalg.eigvalsh(cov).min() for cov in run.covariances_)
 
 
-def best_by_score(X, n_components, seeds):
-    runs = _runs(X, n_components, seeds)
+def _sensible(X, n_components, seeds, min_variance):
+    return [r for r in _runs(X, n_components, seeds) if _smallest_eigenvalue(r) >= min_variance]
+
+
+def best_by_lower_bound(X, n_components, seeds, min_variance):
+    return max(_sensible(X, n_components, seeds, min_variance), key=lambda run: run.lower_bound_)
+
+
+def best_by_score(X, n_components, seeds, min_variance):
+    runs = _sensible(X, n_components, seeds, min_variance)
     return runs[int(np.argmax([run.score(X) for run in runs]))]
 
 
-def worst_run(X, n_components, seeds):
-    return min(_runs(X, n_components, seeds), key=lambda run: run.lower_bound_)
+def best_of_all(X, n_components, seeds, min_variance):
+    return max(_runs(X, n_components, seeds), key=lambda run: run.lower_bound_)
 
 
-def last_run(X, n_components, seeds):
+def best_by_diagonal(X, n_components, seeds, min_variance):
+    runs = [r for r in _runs(X, n_components, seeds)
+            if min(np.diag(cov).min() for cov in r.covariances_) >= min_variance]
+    return max(runs, key=lambda run: run.lower_bound_)
+
+
+def worst_sensible(X, n_components, seeds, min_variance):
+    return min(_sensible(X, n_components, seeds, min_variance), key=lambda run: run.lower_bound_)
+
+
+def last_run(X, n_components, seeds, min_variance):
     return _runs(X, n_components, seeds)[-1]
 
 
-def first_run(X, n_components, seeds):
+def first_run(X, n_components, seeds, min_variance):
     return _runs(X, n_components, seeds)[0]
 
 
-def returns_log_likelihood(X, n_components, seeds):
-    return max(run.lower_bound_ for run in _runs(X, n_components, seeds))
+def returns_log_likelihood(X, n_components, seeds, min_variance):
+    return best_by_lower_bound(X, n_components, seeds, min_variance).lower_bound_
 
 
-def returns_all_runs(X, n_components, seeds):
+def returns_all_runs(X, n_components, seeds, min_variance):
     return _runs(X, n_components, seeds)
 
 
-def best_not_implemented(X, n_components, seeds):
+def not_implemented(X, n_components, seeds, min_variance):
     raise NotImplementedError
 
 
 @pytest.mark.parametrize("func", [best_by_lower_bound, best_by_score])
-def test_best_of_n_init_accepts_right_answers(func, capsys):
-    check_best_of_n_init(func)
+def test_best_sensible_run_accepts_right_answers(func, capsys):
+    check_best_sensible_run(func)
     assert capsys.readouterr().out.startswith("Correct!")
 
 
 @pytest.mark.parametrize(
     "func, message",
     [
-        (worst_run, r"WORST run"),
+        (best_of_all, r"highest log-likelihood of all.*collapsed"),
+        (best_by_diagonal, r"smallest EIGENVALUE"),
+        (worst_sensible, r"WORST"),
         (last_run, r"LAST seed"),
         (first_run, r"FIRST seed"),
         (returns_log_likelihood, r"returned a number"),
         (returns_all_runs, r"returned a list of \d+ items"),
-        (best_not_implemented, r"not implemented yet"),
+        (not_implemented, r"not implemented yet"),
     ],
 )
-def test_best_of_n_init_rejects_wrong_answers(func, message):
+def test_best_sensible_run_rejects_wrong_answers(func, message):
     with pytest.raises(SelfCheckError, match=message):
-        check_best_of_n_init(func)
+        check_best_sensible_run(func)
 
 
 # --- standardisation --------------------------------------------------------------------------

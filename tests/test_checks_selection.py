@@ -4,7 +4,17 @@ wrong ones."""
 import numpy as np
 import pytest
 
-from gmmlib.checks import SelfCheckError, check_aic, check_ambiguous_fraction, check_bic
+from scipy.special import xlogy
+from sklearn.model_selection import GridSearchCV, KFold
+
+from gmmlib import GaussianMixture
+from gmmlib.checks import (
+    SelfCheckError,
+    check_aic,
+    check_best_merge,
+    check_bic,
+    check_cv_log_likelihood,
+)
 from gmmlib.model_selection import aic as gmmlib_aic
 from gmmlib.model_selection import bic as gmmlib_bic
 
@@ -109,57 +119,211 @@ def test_aic_rejects_missing_penalty():
         check_aic(lambda ll, p: -2.0 * ll)
 
 
-# --- ambiguous fraction -------------------------------------------------------------------------
+# --- best merge (entropy criterion) -------------------------------------------------------------
 
 
-def ambiguous_fraction(resp, threshold):
-    top_two = np.sort(resp, axis=1)[:, -2:]
-    return float(np.mean(np.all(top_two > threshold, axis=1)))
+def _entropy(resp):
+    return -xlogy(resp, resp).sum()
 
 
-def ambiguous_fraction_second(resp, threshold):
-    return np.mean(np.sort(resp, axis=1)[:, -2] > threshold)  # numpy scalar is fine
+def _drops(resp, merge_column=True):
+    drops = {}
+    for j in range(resp.shape[1]):
+        for k in range(j + 1, resp.shape[1]):
+            merged = np.delete(resp, k, axis=1)
+            if merge_column:
+                merged[:, j] += resp[:, k]
+            drops[j, k] = _entropy(resp) - _entropy(merged)
+    return drops
 
 
-@pytest.mark.parametrize("func", [ambiguous_fraction, ambiguous_fraction_second])
-def test_ambiguous_accepts_correct(func, capsys):
-    check_ambiguous_fraction(func)
+def best_merge(resp):
+    drops = _drops(resp)
+    return max(drops, key=drops.get)
+
+
+def best_merge_vectorised(resp):
+    """The decrease only involves the two merged columns."""
+    j, k = np.triu_indices(resp.shape[1], 1)
+    a, b = resp[:, j], resp[:, k]
+    drop = (xlogy(a + b, a + b) - xlogy(a, a) - xlogy(b, b)).sum(axis=0)
+    best = int(np.argmax(drop))
+    return np.array([k[best], j[best]])  # an array, and in the other order: both fine
+
+
+@pytest.mark.parametrize("func", [best_merge, best_merge_vectorised])
+def test_best_merge_accepts_correct(func, capsys):
+    check_best_merge(func)
     assert capsys.readouterr().out.startswith("Correct!")
 
 
-def test_ambiguous_rejects_count():
-    def count(resp, threshold):
-        return int(np.sum(np.sort(resp, axis=1)[:, -2] > threshold))
+def test_best_merge_rejects_smallest_drop():
+    def smallest(resp):
+        drops = _drops(resp)
+        return min(drops, key=drops.get)
 
-    with pytest.raises(SelfCheckError, match="NUMBER of ambiguous rows"):
-        check_ambiguous_fraction(count)
-
-
-def test_ambiguous_rejects_largest_only():
-    def largest_only(resp, threshold):
-        return float(np.mean(resp.max(axis=1) > threshold))
-
-    with pytest.raises(SelfCheckError, match="only the LARGEST"):
-        check_ambiguous_fraction(largest_only)
+    with pytest.raises(SelfCheckError, match="LEAST"):
+        check_best_merge(smallest)
 
 
-def test_ambiguous_rejects_entries_and_wrong_axis():
-    def entries(resp, threshold):
-        return float(np.mean(resp > threshold))
+def test_best_merge_rejects_overlap_rule():
+    def overlap(resp):
+        gram = resp.T @ resp
+        np.fill_diagonal(gram, -np.inf)
+        return np.unravel_index(np.argmax(gram), gram.shape)
 
-    def per_row_array(resp, threshold):
-        return np.sort(resp, axis=1)[:, -2] > threshold
-
-    with pytest.raises(SelfCheckError, match="single entries"):
-        check_ambiguous_fraction(entries)
-    with pytest.raises(SelfCheckError, match="single number.*mean over the rows"):
-        check_ambiguous_fraction(per_row_array)
+    with pytest.raises(SelfCheckError, match="overlap"):
+        check_best_merge(overlap)
 
 
-def test_ambiguous_rejects_percentage_and_smallest():
-    with pytest.raises(SelfCheckError, match="percentage"):
-        check_ambiguous_fraction(lambda resp, t: 100 * ambiguous_fraction(resp, t))
-    with pytest.raises(SelfCheckError, match="SMALLEST"):
-        check_ambiguous_fraction(
-            lambda resp, t: float(np.mean(np.all(np.sort(resp, axis=1)[:, :2] > t, axis=1)))
-        )
+def test_best_merge_rejects_dropping_a_column():
+    def dropped(resp):
+        drops = _drops(resp, merge_column=False)
+        return max(drops, key=drops.get)
+
+    with pytest.raises(SelfCheckError, match="DROP column k"):
+        check_best_merge(dropped)
+
+
+def test_best_merge_rejects_one_based_indices():
+    with pytest.raises(SelfCheckError, match="counted from 1"):
+        check_best_merge(lambda resp: tuple(i + 1 for i in best_merge(resp)))
+
+
+def test_best_merge_explains_nan_entropy():
+    def naive_entropy(resp):
+        drops = {}
+        with np.errstate(all="ignore"):
+            base = -np.sum(resp * np.log(resp))
+            for j in range(resp.shape[1]):
+                for k in range(j + 1, resp.shape[1]):
+                    merged = np.delete(resp, k, axis=1)
+                    merged[:, j] += resp[:, k]
+                    drops[j, k] = base + np.sum(merged * np.log(merged))
+        best = (0, 1)
+        for pair, drop in drops.items():
+            if drop > drops[best]:  # always False once NaN is involved
+                best = pair
+        return best
+
+    with pytest.raises(SelfCheckError, match="0 log 0"):
+        check_best_merge(naive_entropy)
+
+
+def test_best_merge_rejects_what_is_not_a_pair():
+    with pytest.raises(SelfCheckError, match="pair of component indices"):
+        check_best_merge(lambda resp: 3)
+    with pytest.raises(SelfCheckError, match="numbered 0 to"):
+        check_best_merge(lambda resp: (0, resp.shape[1] + 3))
+    with pytest.raises(SelfCheckError, match="same component twice"):
+        check_best_merge(lambda resp: (2, 2))
+    with pytest.raises(SelfCheckError, match="not implemented"):
+        check_best_merge(lambda resp: (_ for _ in ()).throw(NotImplementedError))
+
+
+# --- cross-validated log-likelihood ---------------------------------------------------------------
+
+
+def _fold_scores(X, n_components, covariance_type, n_splits, random_state, shuffle=True,
+                 score_training=False):
+    folds = KFold(n_splits, shuffle=shuffle, random_state=random_state if shuffle else None)
+    scores, sizes = [], []
+    for train, test in folds.split(X):
+        model = GaussianMixture(n_components, covariance_type=covariance_type,
+                                random_state=random_state).fit(X[train])
+        scores.append(model.score(X[train] if score_training else X[test]))
+        sizes.append(len(test))
+    return np.array(scores), np.array(sizes)
+
+
+def cv_log_likelihood(X, n_components, covariance_type, n_splits, random_state):
+    scores, _ = _fold_scores(X, n_components, covariance_type, n_splits, random_state)
+    return scores.mean(), scores.std() / np.sqrt(n_splits)
+
+
+def cv_by_grid_search(X, n_components, covariance_type, n_splits, random_state):
+    search = GridSearchCV(
+        GaussianMixture(covariance_type=covariance_type, random_state=random_state),
+        {"n_components": [n_components]},
+        cv=KFold(n_splits, shuffle=True, random_state=random_state),
+    ).fit(X)
+    return (search.cv_results_["mean_test_score"][0],
+            search.cv_results_["std_test_score"][0] / np.sqrt(n_splits))
+
+
+@pytest.mark.parametrize("func", [cv_log_likelihood, cv_by_grid_search])
+def test_cv_accepts_correct(func, capsys):
+    check_cv_log_likelihood(func)
+    assert capsys.readouterr().out.startswith("Correct!")
+
+
+@pytest.mark.parametrize(
+    "variant, message",
+    [
+        ({"shuffle": False}, "not shuffled"),
+        ({"score_training": True}, "TRAINING part"),
+    ],
+)
+def test_cv_rejects_wrong_folds(variant, message):
+    def wrong(X, n_components, covariance_type, n_splits, random_state):
+        scores, _ = _fold_scores(X, n_components, covariance_type, n_splits, random_state,
+                                 **variant)
+        return scores.mean(), scores.std() / np.sqrt(n_splits)
+
+    with pytest.raises(SelfCheckError, match=message):
+        check_cv_log_likelihood(wrong)
+
+
+def test_cv_rejects_a_model_fitted_to_everything():
+    def leaky(X, n_components, covariance_type, n_splits, random_state):
+        model = GaussianMixture(n_components, covariance_type=covariance_type,
+                                random_state=random_state).fit(X)
+        folds = KFold(n_splits, shuffle=True, random_state=random_state)
+        scores = np.array([model.score(X[test]) for _, test in folds.split(X)])
+        return scores.mean(), scores.std() / np.sqrt(n_splits)
+
+    with pytest.raises(SelfCheckError, match="ALL the data"):
+        check_cv_log_likelihood(leaky)
+
+
+def test_cv_rejects_totals_and_pooled_means():
+    def totals(X, n_components, covariance_type, n_splits, random_state):
+        scores, sizes = _fold_scores(X, n_components, covariance_type, n_splits, random_state)
+        return np.mean(scores * sizes), np.std(scores * sizes) / np.sqrt(n_splits)
+
+    def pooled(X, n_components, covariance_type, n_splits, random_state):
+        scores, sizes = _fold_scores(X, n_components, covariance_type, n_splits, random_state)
+        return np.sum(scores * sizes) / sizes.sum(), scores.std() / np.sqrt(n_splits)
+
+    with pytest.raises(SelfCheckError, match="TOTAL"):
+        check_cv_log_likelihood(totals)
+    with pytest.raises(SelfCheckError, match="pooled mean"):
+        check_cv_log_likelihood(pooled)
+
+
+@pytest.mark.parametrize(
+    "standard_error, message",
+    [
+        (lambda s, v: s.std(ddof=1) / np.sqrt(v), "ddof=1"),
+        (lambda s, v: s.std(), "standard deviation of the fold scores"),
+        (lambda s, v: s.std() / v, "standard error is"),
+    ],
+)
+def test_cv_rejects_wrong_standard_errors(standard_error, message):
+    def wrong(X, n_components, covariance_type, n_splits, random_state):
+        scores, _ = _fold_scores(X, n_components, covariance_type, n_splits, random_state)
+        return scores.mean(), standard_error(scores, n_splits)
+
+    with pytest.raises(SelfCheckError, match=message):
+        check_cv_log_likelihood(wrong)
+
+
+def test_cv_rejects_unseeded_folds_and_single_numbers():
+    def unseeded(X, n_components, covariance_type, n_splits, random_state):
+        scores, _ = _fold_scores(X, n_components, covariance_type, n_splits, None)
+        return scores.mean(), scores.std() / np.sqrt(n_splits)
+
+    with pytest.raises(SelfCheckError, match="two different answers"):
+        check_cv_log_likelihood(unseeded)
+    with pytest.raises(SelfCheckError, match="one number"):
+        check_cv_log_likelihood(lambda *args: cv_log_likelihood(*args)[0])

@@ -1,4 +1,4 @@
-"""Tests for gmmlib.model_selection: parameter counts, AIC/BIC and sweeps."""
+"""Tests for gmmlib.model_selection: parameter counts, AIC/BIC/ICL and sweeps."""
 
 import doctest
 import warnings
@@ -11,11 +11,11 @@ from sklearn.mixture import GaussianMixture as SklearnGM
 
 import gmmlib.model_selection
 from gmmlib import GaussianMixture
-from gmmlib.model_selection import aic, bic, n_parameters, sweep
+from gmmlib.model_selection import aic, bic, icl, n_parameters, sweep
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-COLUMNS = ["n_components", "covariance_type", "log_likelihood", "aic", "bic", "n_parameters",
-           "converged"]
+COLUMNS = ["n_components", "covariance_type", "log_likelihood", "aic", "bic", "icl",
+           "n_parameters", "converged"]
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,48 @@ def test_aic_bic_formulas_match_model(blobs, covariance_type):
     assert bic(total, p, len(blobs)) == pytest.approx(model.bic(blobs), rel=1e-12)
 
 
+def test_icl_is_bic_plus_the_map_log_responsibilities():
+    rng = np.random.default_rng(0)
+    resp = rng.dirichlet(np.ones(4), size=50)
+    expected = -2.0 * (-120.0 + np.log(resp.max(axis=1)).sum()) + 7 * np.log(50)
+    assert icl(-120.0, 7, resp) == pytest.approx(expected, rel=1e-14)
+    assert icl(-120.0, 7, resp) == pytest.approx(
+        bic(-120.0, 7, 50) - 2.0 * np.log(resp.max(axis=1)).sum(), rel=1e-14
+    )
+
+
+def test_icl_equals_bic_for_certain_assignments_and_exceeds_it_otherwise():
+    certain = np.eye(3)[[0, 1, 2, 2, 1]]
+    assert icl(-50.0, 8, certain) == pytest.approx(bic(-50.0, 8, 5), rel=1e-14)
+    assert icl(-50.0, 8, np.ones((5, 1))) == pytest.approx(bic(-50.0, 8, 5), rel=1e-14)  # K = 1
+    halves = np.full((4, 2), 0.5)  # every point split 50/50: 2 log 2 each
+    assert icl(-50.0, 8, halves) - bic(-50.0, 8, 4) == pytest.approx(8 * np.log(2), rel=1e-12)
+
+
+def test_icl_separates_overlapping_components_from_separated_ones():
+    """Two well-separated groups: ICL is close to BIC. The same two components on top of each
+    other: BIC barely changes, ICL pays about 2 log 2 per point."""
+    rng = np.random.default_rng(1)
+    far = np.vstack([rng.normal(-10, 1, (200, 1)), rng.normal(10, 1, (200, 1))])
+    near = np.vstack([rng.normal(-0.1, 1, (200, 1)), rng.normal(0.1, 1, (200, 1))])
+    for X, gap_bounds in [(far, (0.0, 1.0)), (near, (100.0, 2 * 400 * np.log(2) + 1e-9))]:
+        model = GaussianMixture(n_components=2, random_state=0).fit(X)
+        total = model.score(X) * len(X)
+        gap = icl(total, 5, model.predict_proba(X)) - bic(total, 5, len(X))
+        assert gap_bounds[0] <= gap <= gap_bounds[1]
+
+
+@pytest.mark.parametrize(
+    "resp",
+    [np.ones(5), np.empty((0, 2)), np.log(np.full((3, 2), 0.5)), np.array([[0.5, 0.6]]),
+     np.array([[np.nan, 1.0]]), np.array([[1.5, -0.5]])],
+    ids=["1-D", "empty", "log-probabilities", "rows-not-summing-to-1", "nan", "negative"],
+)
+def test_icl_rejects_what_are_not_responsibilities(resp):
+    with pytest.raises(ValueError, match="responsibilities"):
+        icl(-10.0, 3, resp)
+
+
 def test_sweep_table(blobs):
     table = sweep(blobs, range(1, 5), covariance_types=COVARIANCE_TYPES, progress=False)
     assert isinstance(table, pd.DataFrame)
@@ -77,6 +119,10 @@ def test_sweep_table(blobs):
         assert row.log_likelihood == pytest.approx(model.score(blobs), rel=1e-12)
         assert row.aic == pytest.approx(model.aic(blobs), rel=1e-12)
         assert row.bic == pytest.approx(model.bic(blobs), rel=1e-12)
+        assert row.icl == pytest.approx(
+            icl(model.score(blobs) * len(blobs), row.n_parameters, model.predict_proba(blobs)),
+            rel=1e-12,
+        )
         assert row.n_parameters == model._n_parameters() == n_parameters(
             row.n_components, 2, row.covariance_type
         )

@@ -10,6 +10,7 @@ ever sees from a check.
 
 from ._core import SelfCheckError, self_check
 from .anomaly import *  # noqa: F401,F403
+from .bayesian import *  # noqa: F401,F403
 from .covariance import *  # noqa: F401,F403
 from .density import *  # noqa: F401,F403
 from .digits import *  # noqa: F401,F403

@@ -1,12 +1,13 @@
 """Self-checks for chapter 5, {ref}`ch-em-in-practice` ("EM in practice").
 
-- :func:`check_best_of_n_init` -- run EM once per seed and keep the run with the highest
-  log-likelihood (what ``n_init`` does inside :class:`gmmlib.GaussianMixture`).
+- :func:`check_best_sensible_run` -- run EM once per seed, set aside the runs in which a component
+  collapsed (a covariance eigenvalue below a floor), and keep the best of the others: what
+  ``n_init`` does not do, since it keeps the highest log-likelihood whatever produced it.
 - :func:`check_standardize` -- standardise every feature: subtract its mean, divide by its
   standard deviation (what :class:`sklearn.preprocessing.StandardScaler` does).
 
-Both call the reader's function on fresh random inputs (a new data set, size and number of
-features every time), compare the result with a reference, and either print a short success
+Both call the reader's function on random inputs drawn from a seeded generator (the same inputs at
+every call, so a check never passes once and fails the next time), compare the result with a reference, and either print a short success
 message or raise :class:`~gmmlib.checks.SelfCheckError` saying in plain words what looks wrong.
 """
 
@@ -17,10 +18,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ..mixture import GaussianMixture
-from ._core import call_reader_function, check_close, check_shape, fail, passed, random_mixture
-from ._core import sample_mixture
+from ._core import call_reader_function, check_close, check_rng, check_shape, fail, passed
 
-__all__ = ["check_best_of_n_init", "check_standardize"]
+__all__ = ["check_best_sensible_run", "check_standardize"]
 
 _TOL = 1e-8
 
@@ -34,121 +34,143 @@ def _fit_one(X, n_components, seed):
         ).fit(X)
 
 
-def _data_with_local_optima(rng):
-    """Data, K, seeds and reference runs where the runs end at clearly different log-likelihoods.
+def _smallest_eigenvalue(model):
+    return min(np.linalg.eigvalsh(cov).min() for cov in model.covariances_)
 
-    The seeds are ordered so that the first and the last run are neither the best nor the worst
-    one: a function that keeps the first, the last or the worst run can then be told apart.
+
+def _smallest_diagonal(model):
+    return min(np.diag(cov).min() for cov in model.covariances_)
+
+
+def _data_with_collapsing_runs(rng, min_variance):
+    """Data, K, seeds and reference runs where the highest log-likelihood belongs to a collapsed run.
+
+    Three round clusters, six readings exactly on one oblique line and one reading repeated four
+    times. A component that settles on the repeated reading has variances of ``reg_covar``; one
+    that settles on the line has a covariance whose diagonal entries look ordinary but whose
+    smallest eigenvalue is ``reg_covar``. The seeds are arranged so that the first and the last run
+    are sensible runs other than the best and the worst one, so that each mistake is told apart.
     """
-    for _ in range(20):
-        n_components = int(rng.integers(3, 5))
-        weights, means, covariances = random_mixture(rng, n_components + 1, 2, "full")
-        X = sample_mixture(rng, weights, means, covariances, "full", int(rng.integers(80, 140)))[0]
-        seeds = [int(s) for s in rng.choice(10_000, size=int(rng.integers(5, 8)), replace=False)]
-        runs = [_fit_one(X, n_components, seed) for seed in seeds]
+    for _ in range(30):
+        centres = rng.uniform(-6, 6, size=(3, 2))
+        blobs = [c + rng.standard_normal((int(rng.integers(40, 60)), 2)) for c in centres]
+        direction = rng.standard_normal(2)
+        direction /= np.linalg.norm(direction)
+        line = rng.uniform(-6, 6, size=2) + 3 * np.linspace(0, 1, 6)[:, None] * direction
+        repeated = np.tile(rng.uniform(-6, 6, size=2), (4, 1))
+        X = rng.permutation(np.vstack([*blobs, line, repeated]))
+        seeds = [int(s) for s in rng.choice(10_000, size=12, replace=False)]
+        runs = [_fit_one(X, 5, seed) for seed in seeds]
         bounds = np.array([run.lower_bound_ for run in runs])
-        # keep one run per distinct optimum, from the worst to the best
-        order = np.argsort(bounds)
-        distinct = [order[0]]
-        for i in order[1:]:
-            if bounds[i] - bounds[distinct[-1]] > 1e-4:
-                distinct.append(i)
-        if len(distinct) < 4:
+        sensible = np.array([_smallest_eigenvalue(run) >= min_variance for run in runs])
+        diagonal_ok = np.array([_smallest_diagonal(run) >= min_variance for run in runs])
+        if sensible.sum() < 4 or sensible.all():
             continue
-        worst, first, last, best = distinct[0], distinct[1], distinct[-2], distinct[-1]
-        others = [i for i in range(len(runs)) if i not in (worst, first, last, best)]
-        arranged = [first, worst, *others, best, last]
-        return X, n_components, [seeds[i] for i in arranged], [runs[i] for i in arranged]
-    raise RuntimeError("could not draw a data set with distinct local optima")  # pragma: no cover
+        best = int(np.argmax(bounds))
+        best_sensible = int(np.flatnonzero(sensible)[np.argmax(bounds[sensible])])
+        by_diagonal = int(np.flatnonzero(diagonal_ok)[np.argmax(bounds[diagonal_ok])])
+        others = np.sort(bounds[sensible])
+        # the best run collapsed, the diagonal test is fooled, and the sensible runs differ
+        if sensible[best] or by_diagonal in (best, best_sensible) or others[-1] - others[-2] < 1e-4:
+            continue
+        # the first and the last seed: other sensible runs, so that keeping either is told apart
+        worst_sensible = int(np.flatnonzero(sensible)[np.argmin(bounds[sensible])])
+        first, last = [i for i in np.flatnonzero(sensible) if i not in (best_sensible,
+                                                                         worst_sensible)][:2]
+        rest = [i for i in range(len(runs)) if i not in (best, best_sensible, first, last)]
+        arranged = [first, best, *rest, best_sensible, last]
+        return X, 5, [seeds[i] for i in arranged], [runs[i] for i in arranged]
+    fail("the check could not draw its test data; please report this.")  # pragma: no cover
 
 
-def check_best_of_n_init(best_of_n_init):
-    """Check ``best_of_n_init(X, n_components, seeds)`` from the exercises of chapter 5.
+def check_best_sensible_run(best_sensible_run):
+    """Check ``best_sensible_run(X, n_components, seeds, min_variance)`` from chapter 5.
 
     The reader's function should fit one ``GaussianMixture(n_components,
-    init_params="random_from_data", random_state=seed)`` per seed and return the fitted model
-    whose (mean per-sample) log-likelihood is highest. The check draws a fresh 2-D data set on
-    which the runs end in different local optima and compares the returned model with the best
-    of the reference runs.
+    init_params="random_from_data", random_state=seed)`` per seed, set aside every run in which
+    some component's covariance matrix has an eigenvalue below ``min_variance`` (a component
+    collapsed onto a point or onto a lower-dimensional set of points), and return the remaining
+    run with the highest log-likelihood. The check draws data (from a seeded generator) on which
+    the run with the highest log-likelihood of all has collapsed onto a repeated reading, and
+    another run that beats every sensible one has collapsed onto six points on a line, so that
+    its covariance has ordinary diagonal entries but a tiny eigenvalue.
 
     Parameters
     ----------
-    best_of_n_init : callable
-        The reader's function ``best_of_n_init(X, n_components, seeds) -> fitted model``.
+    best_sensible_run : callable
+        The reader's function ``best_sensible_run(X, n_components, seeds, min_variance) ->
+        fitted model``.
 
     Raises
     ------
     SelfCheckError
-        If the function does not return a fitted model, or returns a run that is not the best.
+        If the function does not return a fitted model, or returns another run than the best
+        one without a collapsed component: the collapsed run with the highest log-likelihood of
+        all, a run chosen by the covariances' diagonal entries instead of their eigenvalues, the
+        first, last or worst run.
+
+    Introduced in {ref}`ch-em-in-practice`, Exercise ``ch05_ex2``.
     """
-    rng = np.random.default_rng()
-    X, n_components, seeds, runs = _data_with_local_optima(rng)
+    min_variance = 1e-3
+    X, n_components, seeds, runs = _data_with_collapsing_runs(check_rng("check_best_sensible_run"),
+                                                              min_variance)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = call_reader_function(best_of_n_init, X, n_components, list(seeds))
+        model = call_reader_function(best_sensible_run, X, n_components, list(seeds), min_variance)
     if isinstance(model, numbers.Real) or (isinstance(model, np.ndarray) and model.ndim == 0):
-        fail(
-            "your function returned a number; it should return the fitted model itself (the "
-            "GaussianMixture of the best run), so that it can be used to predict and sample."
-        )
+        fail("your function returned a number; it should return the fitted model itself (the "
+             "GaussianMixture of the chosen run), so that it can be used to predict and sample.")
     if isinstance(model, (list, tuple)):
-        fail(
-            f"your function returned a {type(model).__name__} of {len(model)} items; it should "
-            "return a single fitted model: the best run."
-        )
-    if not hasattr(model, "score") or not hasattr(model, "means_"):
-        fail(
-            f"your function returned a {type(model).__name__}, not a fitted GaussianMixture. Call "
-            "`.fit(X)` on each model and return the best one."
-        )
-    if getattr(model, "n_components", n_components) != n_components:
-        fail(
-            f"the returned model has {model.n_components} components, but the check asked for "
-            f"{n_components}: pass `n_components` on to GaussianMixture."
-        )
+        fail(f"your function returned a {type(model).__name__} of {len(model)} items; it should "
+             "return a single fitted model.")
+    if not hasattr(model, "score") or not hasattr(model, "covariances_"):
+        fail(f"your function returned a {type(model).__name__}, not a fitted GaussianMixture. "
+             "Call `.fit(X)` on each model and return the chosen one.")
     score = float(model.score(X))
-    ref_scores = np.array([run.score(X) for run in runs])
-    ref_bounds = np.array([run.lower_bound_ for run in runs])
-    best = max(ref_scores.max(), ref_bounds.max())
-    # choosing by score(X) or by lower_bound_ are both right (they can differ a little)
-    if np.isclose(score, ref_scores[np.argmax(ref_scores)], rtol=0, atol=_TOL) or np.isclose(
-        score, ref_scores[np.argmax(ref_bounds)], rtol=0, atol=_TOL
-    ):
-        passed(
-            "on fresh data where the seeds end in different local maxima, your function kept "
-            "the run with the highest log-likelihood."
-        )
+    scores = np.array([run.score(X) for run in runs])
+    bounds = np.array([run.lower_bound_ for run in runs])
+    sensible = np.array([_smallest_eigenvalue(run) >= min_variance for run in runs])
+    diagonal_ok = np.array([_smallest_diagonal(run) >= min_variance for run in runs])
+    right = np.flatnonzero(sensible)[np.argmax(bounds[sensible])]
+    by_diagonal = np.flatnonzero(diagonal_ok)[np.argmax(bounds[diagonal_ok])]
+
+    def returned(i):
+        return bool(np.isclose(score, scores[i], rtol=0, atol=_TOL))
+
+    if returned(right):
+        passed("on data where the runs with the highest log-likelihoods have collapsed (onto a "
+               "repeated reading, and onto points on a line), your function set them aside and "
+               "kept the best sensible run.")
         return
-    if score > best + 1e-6:
-        fail(
-            f"your model's log-likelihood ({score:.4f} per sample) is higher than that of every "
-            f"run with the given seeds (best {best:.4f}): fit one GaussianMixture per seed with "
-            "`init_params=\"random_from_data\"` and `random_state=seed` (and nothing else "
-            "changed, e.g. n_init=1), and return the best of those runs."
-        )
-    if np.isclose(score, ref_scores.min(), rtol=0, atol=_TOL):
-        fail(
-            f"your function returned the WORST run ({score:.4f} per sample; the best reached "
-            f"{ref_scores.max():.4f}). A higher log-likelihood is better: keep the maximum, not "
-            "the minimum."
-        )
-    if np.isclose(score, ref_scores[-1], rtol=0, atol=_TOL):
-        fail(
-            f"your function returned the run of the LAST seed ({score:.4f} per sample), not the "
-            f"best one ({ref_scores.max():.4f}): compare each run's log-likelihood with the best "
-            "so far and keep the better model."
-        )
-    if np.isclose(score, ref_scores[0], rtol=0, atol=_TOL):
-        fail(
-            f"your function returned the run of the FIRST seed ({score:.4f} per sample), not the "
-            f"best one ({ref_scores.max():.4f}): is the best model updated inside the loop?"
-        )
-    fail(
-        f"your model's log-likelihood is {score:.4f} per sample, but the best run with these seeds "
-        f"reaches {ref_scores.max():.4f}. Fit one GaussianMixture per seed with "
-        "`init_params=\"random_from_data\"` and `random_state=seed`, and keep the run with the "
-        "largest `lower_bound_` (or `score(X)`)."
-    )
+    if returned(int(np.argmax(bounds))):
+        fail(f"your function returned the run with the highest log-likelihood of all "
+             f"({score:.4f} per sample), but one of its components has collapsed: its covariance "
+             f"has an eigenvalue of {_smallest_eigenvalue(runs[int(np.argmax(bounds))]):.1e}, "
+             f"below min_variance={min_variance:g}. Set aside such runs before you pick the best.")
+    if returned(by_diagonal):
+        fail("your function returned a run with a collapsed component: its covariance has "
+             "ordinary diagonal entries (variances along x1 and x2) but an eigenvalue of "
+             f"{_smallest_eigenvalue(runs[by_diagonal]):.1e}, because its points lie on an "
+             "oblique line. Test the smallest EIGENVALUE of each covariance "
+             "(np.linalg.eigvalsh), not its diagonal.")
+    if not sensible[np.argmin(np.abs(scores - score))] and np.isclose(
+            score, scores, rtol=0, atol=_TOL).any():
+        fail("your function returned a run with a collapsed component (a covariance eigenvalue "
+             f"below min_variance={min_variance:g}); keep only runs whose every covariance "
+             "eigenvalue is at least min_variance.")
+    if returned(len(runs) - 1):
+        fail("your function returned the run of the LAST seed: compare each remaining run's "
+             "log-likelihood with the best so far and keep the better model.")
+    if returned(0):
+        fail("your function returned the run of the FIRST seed: is the chosen model updated "
+             "inside the loop?")
+    if np.isclose(score, scores[sensible].min(), rtol=0, atol=_TOL):
+        fail("your function returned the WORST of the sensible runs: a higher log-likelihood is "
+             "better, keep the maximum.")
+    fail(f"your model's log-likelihood is {score:.4f} per sample, but the best run without a "
+         f"collapsed component reaches {scores[right]:.4f}. Fit one GaussianMixture per seed "
+         "with `init_params=\"random_from_data\"` and `random_state=seed`, skip the runs with a "
+         "covariance eigenvalue below min_variance, and keep the highest `lower_bound_`.")
 
 
 def check_standardize(standardize):
@@ -169,7 +191,7 @@ def check_standardize(standardize):
         If the shape or the values are wrong; the message recognises dividing by the variance,
         the wrong axis, a forgotten centring or scaling, and ``ddof=1``.
     """
-    rng = np.random.default_rng()
+    rng = check_rng("check_standardize")
     for _ in range(3):
         n_samples, n_features = int(rng.integers(20, 60)), int(rng.integers(2, 5))
         # features in very different units: scales from 1e-3 to 1e3, means far from 0
