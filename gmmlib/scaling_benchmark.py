@@ -194,7 +194,6 @@ def scaling_rows(store_path, sizes, start, *, clients=None, block_rows=BLOCK_ROW
     out : callable, optional
         Called with each finished row (to print progress).
     """
-    import dask.array as da
     import zarr
 
     store = zarr.open_array(store_path, mode="r")
@@ -240,6 +239,8 @@ def scaling_rows(store_path, sizes, start, *, clients=None, block_rows=BLOCK_ROW
                    np.array(report["means"]),
                    reference)
         for path, client in (clients or {}).items():
+            import dask.array as da
+
             X_dask = da.from_zarr(store_path)[:n_rows]
             mode = "persist" if "persist" in path else "stream"
             with client.as_current(), dask_storage(mode), watch_workers(client) as watched:

@@ -188,7 +188,7 @@ def test_fit_chunks_cuts_chunks_into_batches_and_reads_an_iterator_once(blobs):
 
 
 def test_fit_on_a_dask_array_reads_one_block_at_a_time(blobs, batch_fit):
-    import dask
+    dask = pytest.importorskip("dask")
     da = pytest.importorskip("dask.array")
 
     X_dask = da.from_array(blobs, chunks=(4000, 3))  # five blocks

@@ -343,6 +343,7 @@ def test_without_a_distributed_client_the_blocks_are_streamed():
 def test_a_worker_too_full_to_hold_a_few_blocks_is_refused_in_words():
     """Dask pauses a worker above 80 % of its limit, and a paused worker never finishes its
     tasks: the fit would wait forever. gmmlib says so before it starts."""
+    pytest.importorskip("dask")
     from gmmlib.scaling import check_worker_headroom
 
     roomy = FakeClient({"a": _worker(400e6, 170e6)})
@@ -354,7 +355,7 @@ def test_a_worker_too_full_to_hold_a_few_blocks_is_refused_in_words():
 
 
 def test_dask_storage_context_and_the_fitted_attribute(X, capsys):
-    import dask
+    dask = pytest.importorskip("dask")
     import dask.array as da
 
     from gmmlib.scaling import dask_storage
@@ -377,7 +378,7 @@ def test_dask_storage_context_and_the_fitted_attribute(X, capsys):
 def test_dask_fit_reads_its_source_once_before_em(X, tmp_path):
     """Checks, centre and the initialisation sample come from one pass over a streamed
     array: count how often each block is read."""
-    import dask
+    dask = pytest.importorskip("dask")
     import dask.array as da
 
     reads = []
