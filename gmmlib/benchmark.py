@@ -25,9 +25,10 @@ gmmlib runs with ``n_jobs=-1`` (threads over row chunks, one BLAS thread each); 
 with its default threading (a multi-threaded BLAS). ``--threads 1`` holds both to one thread.
 
 A fifth table times whole fits of ``BayesianGaussianMixture`` against scikit-learn's
-(``--no-bayesian`` skips it). ``--scale`` adds the scaling table of {ref}`ch-scaling-em`: the same fit in memory, from a
-memory map, streamed with ``fit_chunks``, and on Dask (threaded scheduler and a two-worker
-``LocalCluster`` on 127.0.0.1), as throughput and peak memory.
+(``--no-bayesian`` skips it). ``--scale`` adds the scaling table of {ref}`ch-scaling-em`
+(:mod:`gmmlib.scaling_benchmark`): time per iteration and peak memory at 1, 4 and 10 million rows read from a Zarr store, in
+memory, out of core, in a process whose memory is capped below the data, and on Dask clusters
+of worker processes on 127.0.0.1 (persisted, and streamed by workers with a memory limit).
 """
 
 import argparse
@@ -43,7 +44,8 @@ from threadpoolctl import threadpool_limits
 
 from .engine import COVARIANCE_TYPES
 from .mixture import GaussianMixture
-from .scaling import iter_row_chunks, peak_memory_of
+from .scaling import peak_memory_of
+from .scaling_benchmark import QUICK_SCALE_SIZES, SCALE_SIZES, run_scale  # noqa: F401
 
 WORKLOADS = [(200_000, 16, 10), (50_000, 64, 10)]
 QUICK_WORKLOADS = [(20_000, 16, 10), (5_000, 64, 10)]
@@ -220,97 +222,9 @@ def run(workloads=WORKLOADS, repeat=3, covariance_types=COVARIANCE_TYPES, thread
     return rows
 
 
-SCALE_WORKLOADS = [(1_000_000, 16, 10)]
-QUICK_SCALE_WORKLOADS = [(100_000, 16, 10)]
-STREAM_ROWS = 100_000
-
-
-def run_scale(workloads=SCALE_WORKLOADS, n_iter=5, repeat=3, covariance_type="full", dask=True,
-              out=print):
-    """The scaling table: in memory, memory map, streamed chunks, Dask; returns its rows."""
-    import tempfile
-
-    out(f"Scaling paths ({covariance_type} covariances): a whole {n_iter}-iteration fit from the "
-        f"same initial parameters (best of {repeat}), as time per iteration and points per "
-        "second, and the peak memory of a separate fit (tracemalloc)")
-    out(f"load average {_load():.1f} at start")
-    out("")
-    out("| workload | path | ms/iter | points/s per iter | vs in memory | peak memory |")
-    out("|---|---|---:|---:|---:|---:|")
-    rows = []
-    for n_samples, n_features, n_components in workloads:
-        X = make_data(n_samples, n_features, n_components)
-        workload = f"N={n_samples:,} D={n_features} K={n_components}"
-        params = dict(n_components=n_components, covariance_type=covariance_type, tol=0.0,
-                      max_iter=n_iter, n_jobs=-1,
-                      **initial_parameters(X, n_components, covariance_type))
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "X.npy")
-            np.save(path, X)
-            X_map = np.load(path, mmap_mode="r")
-            paths = [
-                ("in memory (ndarray)", lambda m: m.fit(X)),
-                ("memory map, read as an array", lambda m: m.fit(X_map)),
-                (f"streamed: fit_chunks over the memory map, {STREAM_ROWS:,}-row chunks",
-                 lambda m: m.fit_chunks(lambda: iter_row_chunks(X_map, STREAM_ROWS))),
-            ]
-            clusters = []
-            if dask:
-                try:
-                    import dask.array as da
-                    import distributed
-                except ImportError:
-                    out("(Dask is not installed: pip install 'gmmlib[scale]')")
-                else:
-                    X_dask = da.from_array(X, chunks=(STREAM_ROWS, -1))
-                    paths.append(("Dask, threaded scheduler", lambda m: m.fit(X_dask)))
-                    paths.append(("Dask, LocalCluster of 2 workers", lambda m: m.fit(X_dask)))
-                    clusters.append(distributed)
-            reference = None
-            for name, fit in paths:
-                cluster = client = None
-                if "LocalCluster" in name:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        cluster = clusters[0].LocalCluster(
-                            n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
-                            host="127.0.0.1", dashboard_address=None)
-                        client = clusters[0].Client(cluster)
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", ConvergenceWarning)
-                        warnings.filterwarnings("ignore", "Sending large graph")
-                        best = np.inf
-                        for _ in range(repeat):
-                            model = GaussianMixture(**params)
-                            start = time.perf_counter()
-                            fit(model)
-                            best = min(best, (time.perf_counter() - start) / n_iter)
-                        _, peak = peak_memory_of(fit, GaussianMixture(**params))
-                finally:
-                    if client is not None:
-                        client.close()
-                        cluster.close()
-                score = model.score(X)
-                if reference is None:
-                    reference = (best, score)
-                row = dict(table="scale", workload=workload, path=name, ms_per_iter=best * 1e3,
-                           points_per_s=n_samples / best, relative=reference[0] / best,
-                           peak_mb=peak / 1e6, loglik_diff=abs(score - reference[1]))
-                rows.append(row)
-                out(f"| {workload} | {name} | {row['ms_per_iter']:.0f} | "
-                    f"{row['points_per_s'] / 1e6:.2f} M | {row['relative']:.2f}x | "
-                    f"{row['peak_mb']:.1f} MB |")
-            del X_map
-        out("")
-        out(f"Data: {X.nbytes / 1e6:.0f} MB. ms/iter: the whole fit divided by its {n_iter} "
-            "iterations. Peak memory: a whole fit above the data; the in-memory and memory-map "
-            "fits read every row in place, the streamed fit holds one chunk at a time, the "
-            "LocalCluster's workers are threads of this process here, so its peak includes the "
-            "copy of the data persisted on them. |Δ log-lik| per sample against in memory: "
-            + ", ".join(f"{r['loglik_diff']:.1e}" for r in rows if r["workload"] == workload))
-    out(f"load average {_load():.1f} at the end")
-    return rows
+# The scaling table lives in its own module, which chapter 11 also runs (smaller sizes).
+SCALE_WORKLOADS = SCALE_SIZES
+QUICK_SCALE_WORKLOADS = QUICK_SCALE_SIZES
 
 
 

@@ -19,7 +19,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
 from . import engine as eng
-from ._base import INIT_PARAMS
+from . import scaling
+from ._base import INIT_PARAMS, _is_dask_array
 from ._validation import jobs, number, one_of, seed, whole_number
 from .mixture import GaussianMixture
 from .scaling import init_sample_indices
@@ -64,7 +65,8 @@ class MiniBatchGaussianMixture(GaussianMixture):
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation, the shuffling, and the default seed of :meth:`sample`.
     verbose : int, default=0
-        1 prints each epoch's mean log-likelihood.
+        1 prints each epoch's mean log-likelihood (and, for a Dask array, where its blocks
+        are kept).
     n_jobs : int, default=None
         Threads sharing each mini-batch's E-step (None: 1; -1: all CPUs).
 
@@ -85,6 +87,10 @@ class MiniBatchGaussianMixture(GaussianMixture):
         ``lower_bound_`` of every epoch of :meth:`fit`.
     n_features_in_ : int
         Number of features seen during fitting.
+    dask_storage_ : {'persist', 'stream'}
+        Set by :meth:`fit` on a Dask array: whether the blocks were kept on the workers
+        between epochs or read from their source in every epoch
+        (:func:`gmmlib.scaling.choose_dask_storage`).
 
     See Also
     --------
@@ -236,7 +242,7 @@ class MiniBatchGaussianMixture(GaussianMixture):
         return self
 
     def _forget(self):
-        for name in ("_running", "lower_bound_", "n_iter_"):
+        for name in ("_running", "lower_bound_", "n_iter_", "dask_storage_"):
             self.__dict__.pop(name, None)
 
     def fit(self, X, y=None, sample_weight=None):
@@ -244,7 +250,13 @@ class MiniBatchGaussianMixture(GaussianMixture):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), numpy.memmap or dask.array.Array
+            An array or a memory map is shuffled row by row in every epoch (a memory map gives
+            exactly the model its data in memory would, reading rows in random order). A Dask
+            array is read one block at a time: the blocks in random order, the rows of each
+            block shuffled and cut into mini-batches, so only one block is ever in this
+            process; where the blocks live between epochs is decided as for
+            :class:`GaussianMixture` (attribute ``dask_storage_``, {ref}`ch-scaling-em`).
         y : None
             Ignored.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -255,61 +267,112 @@ class MiniBatchGaussianMixture(GaussianMixture):
         """
         self._check_parameters()
         self._forget()
+        if _is_dask_array(X):
+            return self._fit_dask(X, sample_weight)
         rows, _ = self._training_rows(X, sample_weight)
         X, sample_weight, n_samples = rows.X, rows.sample_weight, rows.n_samples
+
+        def batches():
+            order = self._rng.permutation(n_samples)
+            for start in range(0, n_samples, self.batch_size):
+                batch = np.sort(order[start : start + self.batch_size])
+                yield X[batch], None if sample_weight is None else sample_weight[batch]
+
+        first = init_sample_indices(n_samples)
         with self._engine(rows.n_features) as engine:
-            first = init_sample_indices(n_samples)
             self._begin(engine, X[first], None if sample_weight is None else sample_weight[first],
                         rows.centre)
-            self.lower_bounds_, self.converged_, bound = [], False, -np.inf
-            for epoch in range(1, self.max_iter + 1):
-                order = self._rng.permutation(n_samples)
-                total_log_likelihood = total_weight = 0.0
-                for start in range(0, n_samples, self.batch_size):
+            self._epochs(engine, batches)
+        return self
+
+    def _fit_dask(self, X, sample_weight):
+        import dask
+
+        data, initial_sample, _ = scaling.dask_source(X, sample_weight, self)
+
+        def batches():
+            for block in self._rng.permutation(len(data.blocks)):
+                X_block, w_block = dask.compute(data.blocks[block], data.weight_blocks[block])
+                X_block = np.asarray(X_block)
+                order = self._rng.permutation(len(X_block))
+                for start in range(0, len(X_block), self.batch_size):
                     batch = np.sort(order[start : start + self.batch_size])
-                    log_likelihood, weight = self._step(
-                        engine, X[batch], None if sample_weight is None else sample_weight[batch])
-                    total_log_likelihood += log_likelihood
-                    total_weight += weight
-                previous, bound = bound, total_log_likelihood / total_weight
-                self.lower_bounds_.append(bound)
-                self._say(1, f"Epoch {epoch}: mean mini-batch log-likelihood {bound:.6f}")
-                if abs(bound - previous) < self.tol:
-                    self.converged_ = True
-                    break
+                    yield X_block[batch], None if w_block is None else np.asarray(w_block)[batch]
+
+        with self._engine(data.n_features) as engine:
+            X_init, w_init = initial_sample()
+            self._begin(engine, X_init, w_init, data.centre)
+            self._epochs(engine, batches)
+        return self
+
+    def _epochs(self, engine, batches):
+        """Up to ``max_iter`` epochs, each one step per mini-batch of ``batches()``."""
+        self.lower_bounds_, self.converged_, bound = [], False, -np.inf
+        for epoch in range(1, self.max_iter + 1):
+            total_log_likelihood = total_weight = 0.0
+            for X_batch, w_batch in batches():
+                log_likelihood, weight = self._step(engine, X_batch, w_batch)
+                total_log_likelihood += log_likelihood
+                total_weight += weight
+            previous, bound = bound, total_log_likelihood / total_weight
+            self.lower_bounds_.append(bound)
+            self._say(1, f"Epoch {epoch}: mean mini-batch log-likelihood {bound:.6f}")
+            if abs(bound - previous) < self.tol:
+                self.converged_ = True
+                break
         self._refresh()
         self.n_iter_ = epoch
         self.lower_bound_ = bound
-        return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """``fit(X).predict(X)``."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def fit_chunks(self, make_chunks):
-        """``max_iter`` epochs of :meth:`partial_fit`, one step per chunk of ``make_chunks()``.
+        """Mini-batch EM over a stream: :meth:`partial_fit` on every ``batch_size`` rows.
+
+        The stream is read in its own order (shuffle it at the source if its order means
+        something); each chunk is cut into mini-batches of at most ``batch_size`` rows.
 
         Parameters
         ----------
-        make_chunks : callable
-            Returns a fresh iterable of 2-D arrays (or of pairs ``(X_chunk, weights)``); each
-            chunk is one mini-batch.
+        make_chunks : callable or iterable
+            A function returning a fresh iterable of 2-D arrays (or of pairs
+            ``(X_chunk, sample_weight_chunk)``), called once per epoch for ``max_iter``
+            epochs. An iterable that is not callable (a generator, say) can be read only
+            once: it gives one epoch and needs ``max_iter=1``.
 
         Returns
         -------
         self
         """
         self._check_parameters()
+        if not callable(make_chunks):
+            if not hasattr(make_chunks, "__iter__"):
+                raise TypeError("make_chunks must be a function returning an iterable of "
+                                f"arrays, or such an iterable; got {type(make_chunks).__name__}.")
+            if self.max_iter != 1:
+                raise ValueError(
+                    f"An iterator of chunks can be read only once, but max_iter={self.max_iter} "
+                    "asks for that many epochs. Set max_iter=1, or pass a function that returns "
+                    "a fresh iterator for every epoch.")
+            stream = make_chunks
+            make_chunks = lambda: stream  # noqa: E731 (read once, as checked above)
         self._forget()
         bounds = []
         for _ in range(self.max_iter):
             total_log_likelihood = total_weight = 0.0
             for item in make_chunks():
                 X_chunk, weights = item if isinstance(item, tuple) else (item, None)
-                self.partial_fit(X_chunk, sample_weight=weights)
-                weight = float(len(X_chunk) if weights is None else np.sum(weights))
-                total_log_likelihood += self.lower_bound_ * weight
-                total_weight += weight
+                for start in range(0, len(X_chunk), self.batch_size):
+                    X_batch = X_chunk[start : start + self.batch_size]
+                    w_batch = None if weights is None else weights[start : start + self.batch_size]
+                    self.partial_fit(X_batch, sample_weight=w_batch)
+                    weight = float(len(X_batch) if w_batch is None else np.sum(w_batch))
+                    total_log_likelihood += self.lower_bound_ * weight
+                    total_weight += weight
+            if total_weight == 0:
+                raise ValueError("make_chunks() gave no rows.")
             bounds.append(total_log_likelihood / total_weight)
         self.n_iter_ = len(bounds)
         self.lower_bounds_ = bounds

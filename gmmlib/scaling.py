@@ -13,6 +13,14 @@ pass of EM can
   Dask scheduler is active (a ``dask.distributed.Client`` if there is one):
   :meth:`gmmlib.GaussianMixture.fit` on a ``dask.array.Array``.
 
+**Where a Dask array's blocks live during a fit.** On a cluster whose workers can hold the
+data with room to spare, the blocks are read once and kept in the workers' memory (persisted);
+otherwise every pass reads each block from its source again (streamed), and a worker never
+holds more than the few blocks it is working on, so the fit works on workers whose memory is
+far smaller than the data, without relying on Dask's spilling to disk.
+:func:`choose_dask_storage` makes the choice, :func:`dask_storage` forces one, the fitted
+attribute ``dask_storage_`` says which was made and ``verbose=1`` prints why.
+
 A ``numpy.memmap`` passed to :meth:`~gmmlib.GaussianMixture.fit` is simply an array: each pass
 reads it chunk by chunk (nothing is copied into memory), and the model is exactly the one the
 same data in memory would give. The streamed paths are chosen explicitly, never by the type of
@@ -27,6 +35,8 @@ Given ``weights_init``, ``means_init`` and ``precisions_init`` no sample is need
 Dask is optional (``pip install "gmmlib[scale]"``) and imported only when a Dask array is fitted.
 """
 
+import contextlib
+import contextvars
 import tracemalloc
 
 import numpy as np
@@ -36,7 +46,12 @@ from . import engine as eng
 
 __all__ = [
     "INIT_SAMPLE_SIZE",
+    "PERSIST_FRACTION",
     "DaskRows",
+    "check_worker_headroom",
+    "choose_dask_storage",
+    "cluster_memory",
+    "dask_storage",
     "default_chunk_size",
     "init_sample_indices",
     "iter_row_chunks",
@@ -267,7 +282,182 @@ def stream_source(make_chunks, model):
 
 
 ###############################################################################
-# Dask arrays
+# Dask arrays: where the blocks live during a fit
+
+#: The Dask path keeps the blocks on the workers ("persist") when the data take at most this
+#: fraction of the memory the workers have free; see :func:`choose_dask_storage`.
+PERSIST_FRACTION = 0.5
+
+_STORAGE_MODES = ("auto", "persist", "stream")
+_storage_mode = contextvars.ContextVar("gmmlib_dask_storage", default="auto")
+
+
+@contextlib.contextmanager
+def dask_storage(mode):
+    """Within the ``with`` block, Dask fits keep their blocks as ``mode`` says.
+
+    ``"persist"`` loads every block once into the workers' memory (``Array.persist``) and
+    passes over them there; ``"stream"`` computes each block from its source (reads it from
+    storage) in every pass and keeps nothing; ``"auto"`` (the default outside any block)
+    chooses by :func:`choose_dask_storage`. The choice a fit made is its ``dask_storage_``
+    attribute. Introduced in {ref}`ch-scaling-em`.
+
+    Examples
+    --------
+    >>> with dask_storage("stream"):
+    ...     pass  # model.fit(X_dask) here streams whatever the cluster's memory
+    """
+    if mode not in _STORAGE_MODES:
+        raise ValueError(f"mode must be one of {list(_STORAGE_MODES)}, got {mode!r}.")
+    token = _storage_mode.set(mode)
+    try:
+        yield mode
+    finally:
+        _storage_mode.reset(token)
+
+
+def _machine_memory():
+    """Bytes of memory available on the machine this runs on (runs on a Dask worker)."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def _workers(client):
+    """The scheduler's record of every worker: address -> dict."""
+    try:
+        return client.scheduler_info(n_workers=-1)["workers"]
+    except TypeError:  # versions before the n_workers argument list all workers anyway
+        return client.scheduler_info()["workers"]
+
+
+def cluster_memory(client):
+    """Memory of a Dask cluster's workers: ``(free, limit, n_workers)`` in bytes.
+
+    ``limit`` adds up the workers' memory limits and ``free`` what each has left under its
+    limit now (its limit minus its process memory, as the scheduler last heard). Workers
+    started without a limit count with their machine's available memory (once per machine).
+    Introduced in {ref}`ch-scaling-em`.
+
+    Parameters
+    ----------
+    client : distributed.Client
+
+    Returns
+    -------
+    free, limit : int
+    n_workers : int
+    """
+    workers = _workers(client)
+    free = limit = 0
+    unlimited = {}
+    for address, worker in workers.items():
+        worker_limit = worker.get("memory_limit") or 0
+        used = int(worker.get("metrics", {}).get("memory") or 0)
+        if worker_limit > 0:
+            limit += worker_limit
+            free += max(worker_limit - used, 0)
+        else:
+            unlimited.setdefault(worker.get("host", address), []).append(address)
+    if unlimited:
+        first = [addresses[0] for addresses in unlimited.values()]
+        available = client.run(_machine_memory, workers=first)
+        for address in first:
+            limit += available[address]
+            free += available[address]
+    return free, limit, len(workers)
+
+
+def check_worker_headroom(client, block_bytes):
+    """Raise a ValueError if a worker cannot work on blocks of ``block_bytes`` without pausing.
+
+    A Dask worker stops taking tasks when its process memory passes the *pause* fraction of
+    its limit (``distributed.worker.memory.pause``, 0.8 by default) and waits until memory is
+    freed. A worker whose own start-up (Python, NumPy, scikit-learn, gmmlib: about 170 MB)
+    leaves less than a few blocks below that line pauses in the first pass and never resumes,
+    so the fit would wait forever. Each worker thread holds about two blocks at a time (the
+    one read, the one worked on), plus the read buffer. Introduced in {ref}`ch-scaling-em`.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    block_bytes : int
+        Size of the largest block.
+    """
+    import dask
+
+    pause = dask.config.get("distributed.worker.memory.pause", 0.8)
+    if not pause:  # pausing switched off
+        return
+    for address, worker in _workers(client).items():
+        limit = worker.get("memory_limit") or 0
+        if limit <= 0:
+            continue
+        used = int(worker.get("metrics", {}).get("memory") or 0)
+        needed = (2 * int(worker.get("nthreads", 1)) + 1) * block_bytes
+        room = pause * limit - used
+        if room < needed:
+            raise ValueError(
+                f"Dask worker {address} uses {used / 1e6:.0f} MB of its {limit / 1e6:.0f} MB "
+                f"limit and pauses at {pause:.0%}: {max(room, 0) / 1e6:.0f} MB are left for "
+                f"blocks of {block_bytes / 1e6:.1f} MB, and it needs about {needed / 1e6:.0f} MB. "
+                "Give the workers more memory, fewer threads each, or use smaller blocks "
+                "(X.rechunk).")
+
+
+def _gigabytes(n_bytes):
+    return f"{n_bytes / 1e9:.2f} GB"
+
+
+def choose_dask_storage(data_bytes, client, mode="auto"):
+    """Keep a Dask array's blocks on the workers for a whole fit, or stream them every pass?
+
+    Persisting reads the data once and makes every later pass cheap, but it needs the data to
+    fit in the workers' memory, with room to spare for the work itself; otherwise Dask must
+    spill blocks to disk (slow) or a worker runs out of memory and is killed. Streaming reads
+    each block from its source in every pass, and a worker holds only the few blocks it is
+    working on, so it works on any cluster whose workers can hold a handful of blocks.
+    Rule: without a ``dask.distributed`` client, stream (the local scheduler has no workers to
+    keep blocks on; an array already in memory is simply sliced again); with one, persist when
+    the data take at most :data:`PERSIST_FRACTION` of the memory the workers have free
+    (:func:`cluster_memory`). Introduced in {ref}`ch-scaling-em`.
+
+    Parameters
+    ----------
+    data_bytes : int
+        Size of the data (``X.nbytes``, plus the sample weights).
+    client : distributed.Client or None
+    mode : {'auto', 'persist', 'stream'}, default='auto'
+        'persist' or 'stream' force the choice.
+
+    Returns
+    -------
+    choice : {'persist', 'stream'}
+    reason : str
+        One line saying why, with the numbers (what ``verbose`` prints).
+    """
+    if mode not in _STORAGE_MODES:
+        raise ValueError(f"mode must be one of {list(_STORAGE_MODES)}, got {mode!r}.")
+    size = _gigabytes(data_bytes)
+    if client is None:
+        choice = "stream" if mode == "auto" else mode
+        where = ("in this process's memory" if choice == "persist"
+                 else "from its source in every pass")
+        return choice, (f"Dask without a distributed cluster, {size} of data: each block "
+                        f"is computed {where}"
+                        + (" (asked for)" if mode != "auto" else "") + ".")
+    free, limit, n_workers = cluster_memory(client)
+    memory = (f"{size} of data, {n_workers} workers with {_gigabytes(free)} free of "
+              f"{_gigabytes(limit)}")
+    if mode == "auto":
+        choice = "persist" if data_bytes <= PERSIST_FRACTION * free else "stream"
+        why = (f"the data fit in {PERSIST_FRACTION:g} of the free memory" if choice == "persist"
+               else f"the data need more than {PERSIST_FRACTION:g} of the free memory")
+    else:
+        choice, why = mode, "asked for"
+    action = ("persisting the blocks on the workers for the whole fit" if choice == "persist"
+              else "streaming each block from its source in every pass")
+    return choice, f"Dask: {memory}; {why}: {action}."
 
 
 def _block_statistics(work, X_block, weight_block, rows_per_chunk):
@@ -286,22 +476,28 @@ def _block_statistics(work, X_block, weight_block, rows_per_chunk):
 
 
 def _distributed_client():
-    """The active ``dask.distributed`` client, or None (without importing distributed)."""
+    """The ``dask.distributed`` client that ``dask.compute`` would use now, or None.
+
+    None when distributed was never imported, when there is no client, and when the Dask
+    configuration chooses another scheduler (``dask.config.set(scheduler="threads")``).
+    """
     import sys
 
     if "distributed" not in sys.modules:
         return None
-    from distributed import default_client
+    import dask
+    from distributed import Client
 
-    try:
-        return default_client()
-    except ValueError:
-        return None
+    owner = getattr(dask.base.get_scheduler(), "__self__", None)
+    return owner if isinstance(owner, Client) else None
 
 
 class DaskRows:
     """A Dask array as an engine data source: every pass maps over its row blocks and adds the
     blocks' statistics in a tree (:func:`tree_sum`) on the active scheduler.
+
+    Whether the blocks sit in the workers' memory or are read from storage in every pass is
+    decided before (:func:`choose_dask_storage`): this class passes over whatever ``X`` is.
 
     Parameters
     ----------
@@ -334,13 +530,9 @@ class DaskRows:
         return total
 
 
-def dask_source(X, sample_weight, model):
-    """Check a Dask array (and weights) and describe it for the engine.
-
-    Returns ``(data, initial_sample, dtype)`` as :func:`stream_source` does. On a
-    ``dask.distributed`` cluster the blocks are persisted on the workers for the whole fit, so
-    each pass ships only the parameters.
-    """
+def _checked_dask(X, sample_weight):
+    """The array as float rows in one column block, and the weights (Dask array, ndarray or
+    None); raises for the wrong shape or negative weights."""
     import dask
     import dask.array as da
 
@@ -363,17 +555,66 @@ def dask_source(X, sample_weight, model):
             raise ValueError("sample_weight must be finite and non-negative.")
     else:
         weights = eng.checked_sample_weight(sample_weight, n_samples)
-    if _distributed_client() is not None:
+    return X, weights
+
+
+def placed_dask_array(X, weights, model):
+    """Decide where the blocks live (:func:`choose_dask_storage`), tell ``model``, and
+    persist ``X`` (and Dask weights) if so decided.
+
+    Sets ``model.dask_storage_`` and prints the reason when ``model.verbose`` is at least 1.
+    Returns ``(X, weights)``.
+    """
+    import dask.array as da
+
+    data_bytes = X.nbytes + (weights.nbytes if weights is not None else 0)
+    client = _distributed_client()
+    if client is not None:
+        block_rows = max(X.chunks[0]) if X.chunks[0] else 0
+        check_worker_headroom(client, block_rows * X.shape[1] * X.dtype.itemsize)
+    choice, reason = choose_dask_storage(data_bytes, client, _storage_mode.get())
+    model.dask_storage_ = choice
+    if getattr(model, "verbose", 0) >= 1:
+        print(reason)
+    if choice == "persist":
         X = X.persist()
         if isinstance(weights, da.Array):
             weights = weights.persist()
+    return X, weights
+
+
+def _needs_initial_sample(model, n_features):
+    """Whether the fit will initialise from data (no warm start, some ``*_init`` missing)."""
+    return not model._continuing() and not model._needs_no_sample(
+        model._check_initial_values(n_features))
+
+
+def dask_source(X, sample_weight, model):
+    """Check a Dask array (and weights) and describe it for the engine.
+
+    Returns ``(data, initial_sample, dtype)`` as :func:`stream_source` does. Where the blocks
+    live during the fit is decided by :func:`placed_dask_array`. The checks (finite values),
+    the data's centre and, when the fit initialises from data, the initialisation sample are
+    computed in one pass, so a streamed fit reads its source once before EM starts.
+    """
+    import dask
+    import dask.array as da
+
+    X, weights = _checked_dask(X, sample_weight)
+    n_samples, n_features = (int(size) for size in X.shape)
+    X, weights = placed_dask_array(X, weights, model)
     if weights is None:
         column_sum, total_weight = X.sum(axis=0, dtype=np.float64), n_samples
     else:
         w = da.asarray(weights).rechunk((X.chunks[0],))
         column_sum, total_weight = (X * w[:, None]).sum(axis=0, dtype=np.float64), w.sum()
-    finite, column_sum, total_weight = dask.compute(da.isfinite(X).all(), column_sum,
-                                                    total_weight)
+    wanted = init_sample_indices(n_samples)
+    needs_sample = _needs_initial_sample(model, n_features)
+    sample_rows = X[wanted] if needs_sample else None
+    sample_weights = (weights[wanted] if needs_sample and isinstance(weights, da.Array)
+                      else None)
+    finite, column_sum, total_weight, sample_rows, sample_weights = dask.compute(
+        da.isfinite(X).all(), column_sum, total_weight, sample_rows, sample_weights)
     if not finite:
         raise ValueError("Input X contains NaN or infinity.")
     if not total_weight > 0:
@@ -382,11 +623,14 @@ def dask_source(X, sample_weight, model):
     data = DaskRows(X, weights, np.asarray(column_sum, dtype=np.float64) / float(total_weight))
 
     def initial_sample():
-        wanted = init_sample_indices(n_samples)
-        rows = np.asarray(X[wanted].compute(), dtype=np.float64)
+        rows = X[wanted].compute() if sample_rows is None else sample_rows
+        rows = np.asarray(rows, dtype=np.float64)
         if weights is None:
             return rows, None
-        chosen = weights[wanted]
-        return rows, np.asarray(chosen.compute() if hasattr(chosen, "compute") else chosen)
+        if isinstance(weights, da.Array):
+            chosen = weights[wanted].compute() if sample_weights is None else sample_weights
+        else:
+            chosen = weights[wanted]
+        return rows, np.asarray(chosen, dtype=np.float64)
 
     return data, initial_sample, X.dtype

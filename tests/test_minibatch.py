@@ -153,3 +153,55 @@ def test_sklearn_compatible_estimator(estimator, check):
 def test_check_estimator_as_a_whole():
     check_estimator(MiniBatchGaussianMixture(2, random_state=0),
                     expected_failed_checks=EXPECTED_FAILED_CHECKS)
+
+
+# --- sources: memory maps, iterators, Dask arrays (issue 15) --------------------------------
+
+
+def test_fit_on_a_memory_map_equals_fit_on_the_array(blobs, tmp_path):
+    path = tmp_path / "blobs.npy"
+    np.save(path, blobs)
+    X_map = np.load(path, mmap_mode="r")
+    params = dict(n_components=4, batch_size=700, max_iter=3, random_state=0)
+    on_map = MiniBatchGaussianMixture(**params).fit(X_map)
+    in_memory = MiniBatchGaussianMixture(**params).fit(np.array(blobs))
+    for name in ["weights_", "means_", "covariances_"]:
+        np.testing.assert_array_equal(getattr(on_map, name), getattr(in_memory, name))
+    assert on_map.lower_bounds_ == in_memory.lower_bounds_
+
+
+def test_fit_chunks_cuts_chunks_into_batches_and_reads_an_iterator_once(blobs):
+    chunks = lambda: (blobs[s : s + 5000] for s in range(0, len(blobs), 5000))  # noqa: E731
+    model = MiniBatchGaussianMixture(4, batch_size=1000, max_iter=2, random_state=0)
+    model.fit_chunks(chunks)
+    assert model.n_steps_ == 2 * 20 and model.n_iter_ == 2
+    once = MiniBatchGaussianMixture(4, batch_size=1000, max_iter=1, random_state=0)
+    once.fit_chunks(chunks())  # a generator: one epoch
+    assert once.n_steps_ == 20
+    replay = MiniBatchGaussianMixture(4, batch_size=1000, max_iter=1, random_state=0)
+    replay.fit_chunks(chunks)
+    assert_close(once.means_, replay.means_)
+    with pytest.raises(ValueError, match="read only once.*max_iter=1"):
+        MiniBatchGaussianMixture(4, max_iter=3).fit_chunks(chunks())
+    with pytest.raises(TypeError, match="make_chunks"):
+        MiniBatchGaussianMixture(4, max_iter=1).fit_chunks(42)
+
+
+def test_fit_on_a_dask_array_reads_one_block_at_a_time(blobs, batch_fit):
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+
+    X_dask = da.from_array(blobs, chunks=(4000, 3))  # five blocks
+    with dask.config.set(scheduler="threads"):
+        model = MiniBatchGaussianMixture(4, batch_size=500, max_iter=3, random_state=0,
+                                         verbose=1).fit(X_dask)
+        again = MiniBatchGaussianMixture(4, batch_size=500, max_iter=3, random_state=0).fit(X_dask)
+    assert model.dask_storage_ == "stream"
+    assert model.n_steps_ == model.n_iter_ * 5 * 8
+    assert abs(model.score(blobs) - batch_fit.score(blobs)) < 5e-3
+    assert_close(model.means_, again.means_)  # reproducible: block order and shuffles seeded
+    w = np.random.default_rng(0).integers(1, 3, size=len(blobs)).astype(float)
+    with dask.config.set(scheduler="threads"):
+        weighted = MiniBatchGaussianMixture(4, batch_size=500, max_iter=2, random_state=0).fit(
+            X_dask, sample_weight=da.from_array(w, chunks=3000))
+    assert abs(weighted.score(blobs) - batch_fit.score(blobs)) < 1e-2

@@ -50,6 +50,7 @@ def test_environment_files_match_pyproject():
     project = _pyproject()["project"]
     wanted = {_requirement_name(r) for r in project["dependencies"]}
     wanted |= {_requirement_name(r) for r in project["optional-dependencies"]["book"]}
+    wanted |= {_requirement_name(r) for r in project["optional-dependencies"]["scale"]}
     assert _conda_names(ROOT / "environment.yml") == wanted
     assert _conda_names(ROOT / "binder" / "environment.yml") == wanted
 

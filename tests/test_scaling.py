@@ -283,3 +283,117 @@ def test_importing_gmmlib_does_not_import_dask():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+# --- where a Dask array's blocks live (issue 15) -------------------------------------------
+
+
+class FakeClient:
+    """What choose_dask_storage and check_worker_headroom ask of a distributed client."""
+
+    def __init__(self, workers, machine_memory=0):
+        self.workers = workers
+        self.machine_memory = machine_memory
+
+    def scheduler_info(self, n_workers=-1):
+        return {"workers": self.workers}
+
+    def run(self, function, workers):
+        return {address: self.machine_memory for address in workers}
+
+
+def _worker(limit, used, host="10.0.0.1", nthreads=1):
+    return dict(memory_limit=limit, metrics=dict(memory=used), host=host, nthreads=nthreads)
+
+
+def test_choose_dask_storage_persists_what_fits_in_half_the_free_memory():
+    from gmmlib.scaling import PERSIST_FRACTION, choose_dask_storage, cluster_memory
+
+    client = FakeClient({"a": _worker(1_000e6, 200e6), "b": _worker(1_000e6, 400e6)})
+    assert cluster_memory(client) == (1_400e6, 2_000e6, 2)
+    fits = PERSIST_FRACTION * 1_400e6
+    choice, reason = choose_dask_storage(fits, client)
+    assert choice == "persist" and "persisting" in reason and "1.40 GB free of 2.00 GB" in reason
+    choice, reason = choose_dask_storage(fits + 1, client)
+    assert choice == "stream" and "streaming" in reason
+    assert choose_dask_storage(10, client, "stream")[0] == "stream"
+    assert choose_dask_storage(10e9, client, "persist") == (
+        "persist", choose_dask_storage(10e9, client, "persist")[1])
+    assert "asked for" in choose_dask_storage(10e9, client, "persist")[1]
+    with pytest.raises(ValueError, match="mode"):
+        choose_dask_storage(10, client, "keep")
+
+
+def test_workers_without_a_limit_count_with_their_machine_memory_once_per_machine():
+    from gmmlib.scaling import cluster_memory
+
+    client = FakeClient({"a": _worker(0, 100e6, host="m1"), "b": _worker(None, 100e6, host="m1"),
+                         "c": _worker(500e6, 100e6, host="m2")}, machine_memory=8e9)
+    assert cluster_memory(client) == (8e9 + 400e6, 8e9 + 500e6, 3)
+
+
+def test_without_a_distributed_client_the_blocks_are_streamed():
+    from gmmlib.scaling import choose_dask_storage
+
+    choice, reason = choose_dask_storage(1e6, None)
+    assert choice == "stream" and "without a distributed cluster" in reason
+    assert choose_dask_storage(1e6, None, "persist")[0] == "persist"
+
+
+def test_a_worker_too_full_to_hold_a_few_blocks_is_refused_in_words():
+    """Dask pauses a worker above 80 % of its limit, and a paused worker never finishes its
+    tasks: the fit would wait forever. gmmlib says so before it starts."""
+    pytest.importorskip("dask")
+    from gmmlib.scaling import check_worker_headroom
+
+    roomy = FakeClient({"a": _worker(400e6, 170e6)})
+    check_worker_headroom(roomy, 12.8e6)  # 150 MB below the pause line: fine
+    tight = FakeClient({"a": _worker(300e6, 210e6), "b": _worker(0, 10e9)})
+    with pytest.raises(ValueError, match="pauses at 80%.*more memory.*rechunk"):
+        check_worker_headroom(tight, 12.8e6)
+    check_worker_headroom(FakeClient({"b": _worker(0, 10e9)}), 1e9)  # no limit: no pause
+
+
+def test_dask_storage_context_and_the_fitted_attribute(X, capsys):
+    dask = pytest.importorskip("dask")
+    import dask.array as da
+
+    from gmmlib.scaling import dask_storage
+
+    X_dask = da.from_array(X, chunks=500)
+    params = dict(n_components=3, random_state=0, max_iter=5)
+    with dask.config.set(scheduler="threads"):  # even while the module's cluster is up
+        default = fit(X_dask, verbose=1, **params)
+    assert default.dask_storage_ == "stream"  # threaded scheduler: nothing to persist on
+    assert "without a distributed cluster" in capsys.readouterr().out
+    with dask_storage("persist"), dask.config.set(scheduler="threads"):
+        persisted = fit(X_dask, **params)
+    assert persisted.dask_storage_ == "persist"
+    assert_same_fit(persisted, default)
+    with pytest.raises(ValueError, match="mode"):
+        with dask_storage("memory"):
+            pass
+
+
+def test_dask_fit_reads_its_source_once_before_em(X, tmp_path):
+    """Checks, centre and the initialisation sample come from one pass over a streamed
+    array: count how often each block is read."""
+    dask = pytest.importorskip("dask")
+    import dask.array as da
+
+    reads = []
+
+    def read(start, stop):
+        reads.append(start)
+        return X[start:stop]
+
+    blocks = [da.from_delayed(dask.delayed(read)(s, min(s + 500, len(X))),
+                              shape=(min(500, len(X) - s), X.shape[1]), dtype=X.dtype)
+              for s in range(0, len(X), 500)]
+    X_dask = da.concatenate(blocks)
+    with dask.config.set(scheduler="sync"):
+        model = fit(X_dask, n_components=3, random_state=0, max_iter=2, tol=0.0)
+    # 1 pass before EM + 2 E-steps (+ at most one exact pass in the M-step per iteration)
+    assert model.n_iter_ == 2
+    assert len(reads) <= 3 * (1 + 2 * 2)
+    assert reads.count(0) in (3, 4, 5)

@@ -8,7 +8,8 @@
 - :func:`check_step_size` -- the step size :math:`\\rho_t = (t + \\tau)^{-\\kappa}` of stepwise
   (mini-batch) EM.
 
-Each check calls the reader's function on fresh random inputs, compares the result with
+Each check calls the reader's function on random inputs (the same on every call, drawn by
+:func:`~gmmlib.checks._core.check_rng`), compares the result with
 :mod:`gmmlib.em`, and either prints a short success message or raises
 :class:`~gmmlib.checks.SelfCheckError` saying in plain words what looks wrong.
 """
@@ -18,6 +19,7 @@ import numpy as np
 from ._core import (
     call_reader_function,
     check_close,
+    check_rng,
     check_shape,
     fail,
     passed,
@@ -129,7 +131,7 @@ def check_chunk_statistics(chunk_statistics):
         responsibilities).
     """
     name = getattr(chunk_statistics, "__name__", "chunk_statistics")
-    rng = np.random.default_rng()
+    rng = check_rng("check_chunk_statistics")
     for _ in range(_N_TRIALS):
         X, weights, means, covariances = _random_chunk(rng)
         n_components, n_features = means.shape
@@ -162,7 +164,7 @@ def check_combine_statistics(combine_statistics, parameters_from_statistics):
     ``combine_statistics`` takes a list of ``(N_k, S1, S2)`` tuples (one per chunk) and returns
     their sum ``(N_k, S1, S2)``; ``parameters_from_statistics`` turns it into the M-step's
     ``(weights, means, covariances)`` for full covariances (no regularisation). The check
-    splits fresh data into chunks of random sizes and compares with
+    splits random data into chunks of random sizes and compares with
     :func:`gmmlib.em.m_step` on the whole data. Introduced in {ref}`ch-scaling-em`.
 
     Parameters
@@ -181,7 +183,7 @@ def check_combine_statistics(combine_statistics, parameters_from_statistics):
 
     combine_name = getattr(combine_statistics, "__name__", "combine_statistics")
     params_name = getattr(parameters_from_statistics, "__name__", "parameters_from_statistics")
-    rng = np.random.default_rng()
+    rng = check_rng("check_combine_statistics")
     for _ in range(_N_TRIALS):
         X, weights, means, covariances = _random_chunk(rng)
         n_components, n_features = means.shape
@@ -253,7 +255,7 @@ def check_step_size(step_size):
         offset left out, the offset multiplied instead of added).
     """
     name = getattr(step_size, "__name__", "step_size")
-    rng = np.random.default_rng()
+    rng = check_rng("check_step_size")
     for _ in range(5):
         t = int(rng.integers(1, 500))
         offset = float(rng.uniform(1.0, 20.0))
