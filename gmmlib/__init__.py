@@ -15,12 +15,33 @@ so the chapters can call the same code they explain:
 - :mod:`gmmlib.checks` -- self-checks for the exercises.
 - :mod:`gmmlib.scaling` -- EM on memory maps, streams of chunks and Dask arrays (and
   :class:`gmmlib.MiniBatchGaussianMixture`, online EM).
+- :mod:`gmmlib.memory` -- the memory a computation needs, per process and per Dask worker.
+
+The estimators are imported with the package; the other modules load when first used.
 """
 
-from . import anomaly, checks, datasets, em, engine, gaussian, model_selection, plotting
+import importlib
+
 from .bayesian import BayesianGaussianMixture
 from .minibatch import MiniBatchGaussianMixture
 from .mixture import GaussianMixture
+
+# The teaching modules load on first use (PEP 562): plotting, datasets and the checks bring
+# matplotlib, pandas and seaborn, which a fit does not need -- and every Dask worker imports
+# gmmlib before its first task.
+_SUBMODULES = ("anomaly", "checks", "datasets", "em", "engine", "gaussian", "memory",
+               "model_selection", "plotting", "scaling")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'gmmlib' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES))
+
 
 __version__ = "0.1.0"
 
@@ -34,6 +55,8 @@ __all__ = [
     "em",
     "engine",
     "gaussian",
+    "memory",
     "model_selection",
     "plotting",
+    "scaling",
 ]

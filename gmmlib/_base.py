@@ -193,6 +193,7 @@ class MixtureBase(DensityMixin, BaseEstimator):
 
     def _fit(self, X, sample_weight, want_labels):
         self._check_parameters()
+        self.__dict__.pop("dask_storage_", None)  # set again below only by a fit on Dask
         if _is_dask_array(X):
             data, sample, dtype = scaling.dask_source(X, sample_weight, self)
             self._run(data, sample, dtype)

@@ -118,6 +118,9 @@ class GaussianMixture(MixtureBase):
         Number of features seen in :meth:`fit`.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when ``X`` had them.
+    dask_storage_ : {'persist', 'stream'}
+        Only after a fit on a Dask array: whether its blocks were kept on the workers or read
+        from their source at every pass (see :func:`gmmlib.scaling.choose_dask_storage`).
 
     See Also
     --------

@@ -424,7 +424,7 @@ def test_score_samples_is_the_normaliser_of_the_responsibilities():
 def test_chunks_dask_and_threads_give_the_in_memory_fit(covariance_type):
     """The same fit from chunks that never sit together, from a Dask array and on two threads
     (the prior's defaults then come from one pass of the engine)."""
-    import dask.array as da
+    da = pytest.importorskip("dask.array")  # the "scale" extra: not in `make test-oldest`
 
     X = overlapping_4d(n=600)
     w = np.random.default_rng(2).uniform(0.5, 2.0, size=len(X))
