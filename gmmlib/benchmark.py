@@ -222,7 +222,7 @@ def run(workloads=WORKLOADS, repeat=3, covariance_types=COVARIANCE_TYPES, thread
     return rows
 
 
-# The scaling table lives in its own module, which chapter 11 also runs (smaller sizes).
+# The scaling table lives in its own module, which chapter 12 also runs (smaller sizes).
 SCALE_WORKLOADS = SCALE_SIZES
 QUICK_SCALE_WORKLOADS = QUICK_SCALE_SIZES
 

@@ -1,7 +1,7 @@
 """How the cost of EM grows with the number of rows, path by path: the scaling table.
 
 Introduced in {ref}`ch-scaling-em`; ``make bench`` (``python -m gmmlib.benchmark --scale``)
-prints the table for 1, 4 and 10 million rows, and chapter 11 runs the same code on smaller
+prints the table for 1, 4 and 10 million rows, and chapter 12 runs the same code on smaller
 sizes.
 
 Every path fits the same rows, read from one Zarr store on disk, from the same initial

@@ -1,4 +1,4 @@
-"""Chapter 9 self-checks (anomaly detection) accept right answers and explain typical wrong ones."""
+"""Chapter 10 self-checks (anomaly detection) accept right answers and explain typical wrong ones."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The self-checks of chapter 8 (density estimation) accept right answers and explain typical
+"""The self-checks of chapter 9 (density estimation) accept right answers and explain typical
 wrong ones."""
 
 import doctest

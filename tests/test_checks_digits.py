@@ -1,4 +1,4 @@
-"""The self-checks of chapter 10 (generating digits) accept right answers and explain typical
+"""The self-checks of chapter 11 (generating digits) accept right answers and explain typical
 wrong ones."""
 
 import doctest

@@ -1,4 +1,4 @@
-"""The self-checks of chapter 11 (scaling EM) accept right answers and explain typical wrong ones."""
+"""The self-checks of chapter 12 (scaling EM) accept right answers and explain typical wrong ones."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Self-checks for chapter 9, {ref}`ch-anomaly-detection` ("Anomaly detection").
+"""Self-checks for chapter 10, {ref}`ch-anomaly-detection` ("Anomaly detection").
 
 - :func:`check_precision_recall_at` -- precision and recall of a set of flags against the true
   anomaly labels.
@@ -93,7 +93,7 @@ _WHAT_IT_IS = {
 
 
 def check_precision_recall_at(precision_recall_at):
-    """Check ``precision_recall_at(flags, is_anomaly)`` from chapter 9.
+    """Check ``precision_recall_at(flags, is_anomaly)`` from chapter 10.
 
     The reader's function should return the pair ``(precision, recall)``: with TP the flagged
     anomalies, FP the flagged normal points and FN the missed anomalies, precision =
@@ -272,7 +272,7 @@ def check_calibrate_threshold(func):
 
     Notes
     -----
-    Introduced in {ref}`ch-anomaly-detection`, Exercise ``ch09_ex3``.
+    Introduced in {ref}`ch-anomaly-detection`, Exercise ``ch10_ex3``.
 
     Examples
     --------
@@ -433,7 +433,7 @@ def check_suspicious_components(func):
 
     Notes
     -----
-    Introduced in {ref}`ch-anomaly-detection`, Exercise ``ch09_ex4``.
+    Introduced in {ref}`ch-anomaly-detection`, Exercise ``ch10_ex4``.
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""Self-checks for chapter 8, {ref}`ch-density-estimation` ("Density estimation: two moons").
+"""Self-checks for chapter 9, {ref}`ch-density-estimation` ("Density estimation: two moons").
 
 - :func:`check_kde_log_density` -- the log-density of a Gaussian kernel density estimate, written
   as the mixture it is (one component per training point), with the log-sum-exp trick.
@@ -98,7 +98,7 @@ def check_kde_log_density(func):
 
     Notes
     -----
-    Introduced in {ref}`ch-density-estimation`, Exercise ``ch08_ex2``.
+    Introduced in {ref}`ch-density-estimation`, Exercise ``ch09_ex2``.
 
     Examples
     --------
@@ -179,7 +179,7 @@ def check_kde_loo_log_likelihood(func):
 
     Notes
     -----
-    Introduced in {ref}`ch-density-estimation`, Exercise ``ch08_ex3``.
+    Introduced in {ref}`ch-density-estimation`, Exercise ``ch09_ex3``.
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""Self-checks for chapter 10, {ref}`ch-generating-digits` ("Generating new handwritten digits").
+"""Self-checks for chapter 11, {ref}`ch-generating-digits` ("Generating new handwritten digits").
 
 - :func:`check_nearest_neighbour_distance` -- the Euclidean distance from each sample to its
   nearest training image (leaving out the point itself when the samples *are* the training
@@ -78,7 +78,7 @@ def check_nearest_neighbour_distance(func):
 
     Notes
     -----
-    Introduced in {ref}`ch-generating-digits`, Exercise ``ch10_ex3``.
+    Introduced in {ref}`ch-generating-digits`, Exercise ``ch11_ex3``.
 
     Examples
     --------
@@ -228,7 +228,7 @@ def check_pixel_log_likelihood(func):
 
     Notes
     -----
-    Introduced in {ref}`ch-generating-digits`, Exercise ``ch10_ex4``.
+    Introduced in {ref}`ch-generating-digits`, Exercise ``ch11_ex4``.
 
     Examples
     --------

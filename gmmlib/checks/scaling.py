@@ -1,4 +1,4 @@
-"""Self-checks for chapter 11, {ref}`ch-scaling-em` ("Scaling EM").
+"""Self-checks for chapter 12, {ref}`ch-scaling-em` ("Scaling EM").
 
 - :func:`check_chunk_statistics` -- the sufficient statistics of one chunk of data:
   :math:`N_k = \\sum_n \\gamma_{nk}`, :math:`S_{1,k} = \\sum_n \\gamma_{nk} x_n` and
