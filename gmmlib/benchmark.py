@@ -160,7 +160,10 @@ def run(workloads=WORKLOADS, repeat=3, covariance_types=COVARIANCE_TYPES, thread
             rows.append(row)
             per_iteration.append(row)
             if covariance_type == "full":
-                models = {name: build().fit(X) for name, build in _models(params, 5, n_jobs).items()}
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    models = {name: build().fit(X)
+                              for name, build in _models(params, 5, n_jobs).items()}
                 for method in ("predict", "predict_proba", "score_samples"):
                     best, _ = _best_times({name: (lambda m=m: m) for name, m in models.items()},
                                           lambda model: getattr(model, method)(X), repeat, threads)
@@ -283,7 +286,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m gmmlib.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller workloads (seconds)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best kept)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per timing (best kept)")
     parser.add_argument("--threads", type=int, default=None,
                         help="hold both libraries (BLAS, and gmmlib's n_jobs) to this many threads")
     parser.add_argument("--covariance-type", choices=COVARIANCE_TYPES, action="append",

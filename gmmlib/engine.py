@@ -529,7 +529,7 @@ class ScoringPlan:
         """Tied, linear form: the per-row term ``-|U^T x|^2 / 2`` left out of :meth:`log_rho`."""
         if self.tied_factor is None:
             return None
-        whitened = self.tied_factor.T @ features[: self.n_features]
+        whitened = np.dot(self.tied_factor.T, features[: self.n_features])
         return -0.5 * np.einsum("dn,dn->n", whitened, whitened)
 
 
@@ -561,6 +561,15 @@ class Workspace:
         if flat is None or flat.size < size:
             flat = self._store[name] = np.empty(size)
         return flat[:size].reshape(shape)
+
+
+#: Largest memory (bytes) the per-chunk features of an in-memory data set are kept in between
+#: EM passes; larger data build them afresh in every pass.
+FEATURE_CACHE_BYTES = 256 << 20
+
+# Rows of a chunk's feature matrix, per layout (see _features).
+_FEATURE_ROWS = {"full": lambda D: D + 1, "tied": lambda D: D + 1,
+                 "diag": lambda D: 2 * D + 1, "spherical": lambda D: D + 2}
 
 
 def _features(X_chunk, centre, covariance_type, workspace):
@@ -611,7 +620,7 @@ def _normalise(log_rho, with_entropy=False):
 
 
 def chunk_statistics(X_chunk, sample_weight, centre, origin, covariance_type, *, entropy=False,
-                     rows=None, workspace=None):
+                     rows=None, workspace=None, features=None):
     """E-step of one chunk and its :class:`Statistics`.
 
     Parameters
@@ -628,6 +637,8 @@ def chunk_statistics(X_chunk, sample_weight, centre, origin, covariance_type, *,
     rows : slice, optional
         The chunk's rows in the whole data (for :class:`GivenResponsibilities`).
     workspace : Workspace, optional
+    features : ndarray, optional
+        The chunk's features, already built (see :meth:`Rows.prepared_features`).
 
     Returns
     -------
@@ -635,7 +646,8 @@ def chunk_statistics(X_chunk, sample_weight, centre, origin, covariance_type, *,
     """
     workspace = workspace or Workspace()
     D = X_chunk.shape[1]
-    features = _features(X_chunk, centre, covariance_type, workspace)
+    if features is None:
+        features = _features(X_chunk, centre, covariance_type, workspace)
     if isinstance(origin, ScoringPlan):
         resp = origin.log_rho(features, workspace)
         log_norm_rows, entropy_rows = _normalise(resp, with_entropy=entropy)
@@ -648,11 +660,13 @@ def chunk_statistics(X_chunk, sample_weight, centre, origin, covariance_type, *,
         entropy_sum = float(entropy_rows.sum()) if entropy_rows is not None else 0.0
     else:
         weight = float(sample_weight.sum())
-        log_norm = float(sample_weight @ log_norm_rows)
-        entropy_sum = float(sample_weight @ entropy_rows) if entropy_rows is not None else 0.0
+        log_norm = float(np.dot(sample_weight, log_norm_rows))
+        entropy_sum = float(np.dot(sample_weight, entropy_rows)) if entropy_rows is not None else 0.0
         resp *= sample_weight
 
-    sums = resp @ features.T  # last column: counts; the D before it: first moments
+    # Last column: counts; the D before it: first moments. np.dot, not @: for this shape (K rows,
+    # a long inner dimension) numpy's matmul kept the GIL and two threads ran no faster than one.
+    sums = np.dot(resp, features.T)
     counts = sums[:, -1].copy()
     first = sums[:, -1 - D : -1].copy()
     centred = features[:D] if covariance_type in ("full", "tied") else features[-1 - D : -1]
@@ -663,7 +677,7 @@ def chunk_statistics(X_chunk, sample_weight, centre, origin, covariance_type, *,
         second = (weighted.reshape(K * D, -1) @ centred.T).reshape(K, D, D)
     elif covariance_type == "tied":
         # every row counts once, whatever its responsibilities (they sum to one in EM)
-        second = (centred if sample_weight is None else centred * sample_weight) @ centred.T
+        second = np.dot(centred if sample_weight is None else centred * sample_weight, centred.T)
         if getattr(origin, "tied_precision", None) is not None:
             # the term -|U^T x|^2 / 2 the linear plan left out, summed: -tr(P S2) / 2
             log_norm -= 0.5 * float(np.sum(origin.tied_precision * second))
@@ -698,7 +712,7 @@ def chunk_rows_output(X_chunk, centre, plan, output, workspace=None):
 
 
 def _centred_scatter(X_chunk, sample_weight, centre, origin, covariance_type, means, which,
-                     rows=None, workspace=None):
+                     rows=None, workspace=None, features=None):
     """Exact scatter ``sum_n w_n g_nk (x_n - mu_k)(x_n - mu_k)^T`` of the components ``which``.
 
     The second pass of :meth:`Engine.moments`: responsibilities recomputed as in the first pass,
@@ -708,7 +722,8 @@ def _centred_scatter(X_chunk, sample_weight, centre, origin, covariance_type, me
     workspace = workspace or Workspace()
     X64 = np.asarray(X_chunk, dtype=np.float64)
     if isinstance(origin, ScoringPlan):
-        features = _features(X_chunk, centre, covariance_type, workspace)
+        if features is None:
+            features = _features(X_chunk, centre, covariance_type, workspace)
         resp = origin.log_rho(features, workspace)
         _normalise(resp)
     else:
@@ -720,7 +735,7 @@ def _centred_scatter(X_chunk, sample_weight, centre, origin, covariance_type, me
         difference = X64 - means[k]
         weighted = difference * resp[k][:, np.newaxis]
         if covariance_type in ("full", "tied"):
-            parts.append(weighted.T @ difference)
+            parts.append(np.dot(weighted.T, difference))
         else:
             parts.append(np.einsum("nd,nd->d", weighted, difference))
     return np.stack(parts)
@@ -777,6 +792,22 @@ class Rows:
         if centre is None:
             centre = self._mean()
         self.centre = np.asarray(centre, dtype=np.float64)
+        self._prepared = {}
+
+    def prepared_features(self, rows, layout):
+        """The features of the chunk ``rows`` in ``layout`` (a covariance type), built on the
+        first pass and kept for the next ones when all of them fit in :data:`FEATURE_CACHE_BYTES`
+        (building them -- centring and transposing the rows -- is a fifth of a diag or
+        spherical pass); None when they do not fit, and each pass builds its own."""
+        width = _FEATURE_ROWS[layout](self.n_features)
+        if width * self.n_samples * 8 > FEATURE_CACHE_BYTES:
+            return None
+        key = (layout, rows.start, rows.stop)
+        features = self._prepared.get(key)
+        if features is None:
+            features = _features(self.X[rows], self.centre, layout, Workspace())
+            self._prepared[key] = features
+        return features
 
     def _mean(self):
         total = np.zeros(self.n_features)
@@ -981,12 +1012,15 @@ class Engine:
         needs the per-feature sums of 'diag').
         """
         covariance_type, centre = layout or self.covariance_type, data.centre
+        prepared = getattr(data, "prepared_features", None)
 
         def work(X_chunk, weights, rows, workspace):
             if len(X_chunk) == 0:
                 return None
+            features = prepared(rows, covariance_type) if prepared is not None else None
             return chunk_statistics(X_chunk, weights, centre, origin, covariance_type,
-                                    entropy=entropy, rows=rows, workspace=workspace)
+                                    entropy=entropy, rows=rows, workspace=workspace,
+                                    features=features)
 
         stats = data.map_reduce(self, work)
         if stats is None:
@@ -1066,12 +1100,14 @@ class Engine:
         covariance_type, centre = self.covariance_type, data.centre
         if covariance_type == "tied":
             which = np.arange(self.n_components)
+        prepared = getattr(data, "prepared_features", None)
 
         def work(X_chunk, weights, rows, workspace):
             if len(X_chunk) == 0:
                 return None
+            features = prepared(rows, covariance_type) if prepared is not None else None
             return _centred_scatter(X_chunk, weights, centre, origin, covariance_type, means,
-                                    which, rows=rows, workspace=workspace)
+                                    which, rows=rows, workspace=workspace, features=features)
 
         return data.map_reduce(self, work)
 
