@@ -794,19 +794,27 @@ class Rows:
         self.centre = np.asarray(centre, dtype=np.float64)
         self._prepared = {}
 
-    def prepared_features(self, rows, layout):
-        """The features of the chunk ``rows`` in ``layout`` (a covariance type), built on the
-        first pass and kept for the next ones when all of them fit in :data:`FEATURE_CACHE_BYTES`
-        (building them -- centring and transposing the rows -- is a fifth of a diag or
-        spherical pass); None when they do not fit, and each pass builds its own."""
-        width = _FEATURE_ROWS[layout](self.n_features)
-        if width * self.n_samples * 8 > FEATURE_CACHE_BYTES:
+    def prepared_features(self, rows, layout, workspace):
+        """The features of the chunk ``rows`` in ``layout`` (a covariance type), from blocks
+        built on the first pass and kept for the next ones (centring and transposing the rows
+        is a fifth of a spherical pass). They are kept only while they take no more than 1.5
+        times the memory of the data and :data:`FEATURE_CACHE_BYTES` in all: the centred rows
+        ``[x; 1]`` for full, tied and diag (diag squares them into ``workspace`` in every pass)
+        and ``[|x|^2; x; 1]`` for spherical. None when they are not kept."""
+        kept = "spherical" if layout == "spherical" else "full"
+        size = _FEATURE_ROWS[kept](self.n_features) * self.n_samples * 8
+        if size > min(FEATURE_CACHE_BYTES, 1.5 * self.X.nbytes):
             return None
-        key = (layout, rows.start, rows.stop)
-        features = self._prepared.get(key)
-        if features is None:
-            features = _features(self.X[rows], self.centre, layout, Workspace())
-            self._prepared[key] = features
+        key = (kept, rows.start, rows.stop)
+        block = self._prepared.get(key)
+        if block is None:
+            block = self._prepared[key] = _features(self.X[rows], self.centre, kept, Workspace())
+        if layout != "diag":
+            return block
+        D, n = self.n_features, block.shape[1]
+        features = workspace.array("features", (2 * D + 1, n))
+        features[D:] = block
+        np.square(block[:D], out=features[:D])
         return features
 
     def _mean(self):
@@ -1017,7 +1025,8 @@ class Engine:
         def work(X_chunk, weights, rows, workspace):
             if len(X_chunk) == 0:
                 return None
-            features = prepared(rows, covariance_type) if prepared is not None else None
+            features = (prepared(rows, covariance_type, workspace)
+                        if prepared is not None else None)
             return chunk_statistics(X_chunk, weights, centre, origin, covariance_type,
                                     entropy=entropy, rows=rows, workspace=workspace,
                                     features=features)
@@ -1105,7 +1114,8 @@ class Engine:
         def work(X_chunk, weights, rows, workspace):
             if len(X_chunk) == 0:
                 return None
-            features = prepared(rows, covariance_type) if prepared is not None else None
+            features = (prepared(rows, covariance_type, workspace)
+                        if prepared is not None else None)
             return _centred_scatter(X_chunk, weights, centre, origin, covariance_type, means,
                                     which, rows=rows, workspace=workspace, features=features)
 
