@@ -98,6 +98,12 @@ _TIED_LINEAR_LIMIT = 1e5
 # From this many features on, the full-covariance E-step product (K D rows by D + 1) is wide
 # enough that BLAS threads pay for themselves when we run no threads of our own.
 _WIDE_FEATURES = 32
+# Full covariances: the whitening factors are triangular and the scatter matrices symmetric, so
+# the two large products of a chunk are cut into blocks of this many features, and the parts
+# that hold only zeros (or mirror parts already computed) are skipped. At D = 64 (four blocks)
+# that is 37 % less arithmetic and, measured, 18 % less time per fit; blocks of 8 or 32 features
+# were slower. Up to 16 features nothing changes.
+_TRIANGLE_BLOCK = 16
 
 
 class CollapseError(ValueError):
@@ -450,21 +456,25 @@ class ScoringPlan:
     makes one product with the chunk's *features* give all K values (``x`` below is a sample
     minus the centre ``c``, ``m_k = mu_k - c``, ``a_k`` the constant part):
 
-    - full (and tied with widely spread data): the blocks ``[U_k^T, -U_k^T m_k]`` stacked into a
-      (K D, D + 1) matrix against features ``[x; 1]`` give the whitened coordinates of every
-      component; their squared lengths are summed per block.
+    - full (and tied with widely spread data): the blocks ``[-U_k^T m_k, U_k^T]`` against
+      features ``[1; x]`` give the whitened coordinates of every component; their squared
+      lengths are summed. The rows are stored feature by feature, a (D, K, D + 1) array, so that
+      the rows of features ``lo`` to ``hi`` form one matrix; as ``U_k^T`` is lower triangular,
+      those rows need only the first ``hi`` features (see :func:`_feature_blocks`).
     - tied: ``-|U^T x|^2 / 2`` is the same for all components, so it is left out of the product
       (it cancels in the responsibilities and is added back to the log-likelihood); the rest is
-      linear in ``x``: rows ``[(P m_k)^T, a_k - m_k^T P m_k / 2]`` against ``[x; 1]``.
-    - diag: rows ``[-p_k / 2, p_k m_k, a_k - sum(p_k m_k^2) / 2]`` against ``[x^2; x; 1]``.
-    - spherical: rows ``[-p_k / 2, p_k m_k, a_k - p_k |m_k|^2 / 2]`` against ``[|x|^2; x; 1]``.
+      linear in ``x``: rows ``[a_k - m_k^T P m_k / 2, (P m_k)^T]`` against ``[1; x]``.
+    - diag: rows ``[a_k - sum(p_k m_k^2) / 2, p_k m_k, -p_k / 2]`` against ``[1; x; x^2]``.
+    - spherical: rows ``[a_k - p_k |m_k|^2 / 2, p_k m_k, -p_k / 2]`` against ``[1; x; |x|^2]``.
 
     Parameters
     ----------
     log_offsets : ndarray of shape (K,)
     means : ndarray of shape (K, D)
     factors : ndarray
-        Precision factors ``U`` (see :func:`precision_factors`).
+        Precision factors ``U``, upper triangular for full and tied covariances (see
+        :func:`precision_factors`): the log-determinant is read off their diagonals and the
+        full-covariance product skips their zeros.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
     centre : ndarray of shape (D,)
     """
@@ -488,7 +498,7 @@ class ScoringPlan:
                 pulled = shifted @ precision  # rows (P m_k)^T
                 last = constant - 0.5 * np.einsum("kd,kd->k", pulled, shifted)
                 self.kind = "linear"
-                self.matrix = np.hstack([pulled, last[:, np.newaxis]])
+                self.matrix = np.hstack([last[:, np.newaxis], pulled])
                 self.tied_factor, self.tied_precision = factors, precision
                 return
             factors = np.broadcast_to(factors, (K, D, D))
@@ -496,20 +506,20 @@ class ScoringPlan:
             transposed = np.swapaxes(factors, 1, 2)  # U_k^T
             bias = -np.einsum("kij,kj->ki", transposed, shifted)
             self.kind = "whitened"
-            self.matrix = np.concatenate([transposed, bias[:, :, np.newaxis]], axis=2)
-            self.matrix = self.matrix.reshape(K * D, D + 1)
+            rows = np.concatenate([bias[:, :, np.newaxis], transposed], axis=2)  # (K, D, D + 1)
+            self.matrix = np.ascontiguousarray(np.swapaxes(rows, 0, 1))
             self.constant = constant[:, np.newaxis]
         elif covariance_type == "diag":
             precision = factors**2
-            last = constant - 0.5 * np.sum(precision * shifted**2, axis=1)
+            first = constant - 0.5 * np.sum(precision * shifted**2, axis=1)
             self.kind = "linear"
-            self.matrix = np.hstack([-0.5 * precision, precision * shifted, last[:, np.newaxis]])
+            self.matrix = np.hstack([first[:, np.newaxis], precision * shifted, -0.5 * precision])
         else:
             precision = factors**2
-            last = constant - 0.5 * precision * np.sum(shifted**2, axis=1)
+            first = constant - 0.5 * precision * np.sum(shifted**2, axis=1)
             self.kind = "linear"
-            self.matrix = np.hstack([-0.5 * precision[:, np.newaxis],
-                                     precision[:, np.newaxis] * shifted, last[:, np.newaxis]])
+            self.matrix = np.hstack([first[:, np.newaxis], precision[:, np.newaxis] * shifted,
+                                     -0.5 * precision[:, np.newaxis]])
 
     def log_rho(self, features, workspace):
         """``log rho`` of one chunk, shape (K, n), without tied's common term (see the class)."""
@@ -517,10 +527,13 @@ class ScoringPlan:
         if self.kind == "linear":
             return np.matmul(self.matrix, features, out=workspace.array("log_rho", (self.n_components, n)))
         K, D = self.n_components, self.n_features
-        whitened = np.matmul(self.matrix, features, out=workspace.array("wide", (K * D, n)))
+        whitened = workspace.array("wide", (D, K, n))
+        for lo, hi in _feature_blocks(D):
+            # whitened coordinates lo..hi-1 of every component: features 0..hi (1 and x_<hi)
+            np.matmul(self.matrix[lo:hi].reshape((hi - lo) * K, D + 1)[:, : hi + 1],
+                      features[: hi + 1], out=whitened[lo:hi].reshape((hi - lo) * K, n))
         np.square(whitened, out=whitened)
-        log_rho = np.sum(whitened.reshape(K, D, n), axis=1,
-                         out=workspace.array("log_rho", (K, n)))
+        log_rho = np.sum(whitened, axis=0, out=workspace.array("log_rho", (K, n)))
         log_rho *= -0.5
         log_rho += self.constant
         return log_rho
@@ -529,7 +542,7 @@ class ScoringPlan:
         """Tied, linear form: the per-row term ``-|U^T x|^2 / 2`` left out of :meth:`log_rho`."""
         if self.tied_factor is None:
             return None
-        whitened = np.dot(self.tied_factor.T, features[: self.n_features])
+        whitened = np.dot(self.tied_factor.T, features[1 : self.n_features + 1])
         return -0.5 * np.einsum("dn,dn->n", whitened, whitened)
 
 
@@ -573,23 +586,44 @@ _FEATURE_ROWS = {"full": lambda D: D + 1, "tied": lambda D: D + 1,
 
 
 def _features(X_chunk, centre, covariance_type, workspace):
-    """The chunk's per-row features, laid out as (n_features_of_type, n); see :class:`ScoringPlan`."""
+    """The chunk's per-row features, laid out as (n_features_of_type, n); see :class:`ScoringPlan`.
+
+    Every layout starts with a row of ones and the centred rows ``x`` (so one product with the
+    responsibilities gives the counts and first moments at fixed places), followed by ``x^2``
+    for diag and ``|x|^2`` for spherical.
+    """
     n, D = X_chunk.shape
-    if covariance_type in ("full", "tied"):
-        features = workspace.array("features", (D + 1, n))
-        np.subtract(X_chunk.T, centre[:, np.newaxis], out=features[:D])
-        features[D] = 1.0
-    elif covariance_type == "diag":
-        features = workspace.array("features", (2 * D + 1, n))
-        np.subtract(X_chunk.T, centre[:, np.newaxis], out=features[D : 2 * D])
-        np.square(features[D : 2 * D], out=features[:D])
-        features[2 * D] = 1.0
-    else:
-        features = workspace.array("features", (D + 2, n))
-        np.subtract(X_chunk.T, centre[:, np.newaxis], out=features[1 : D + 1])
-        features[0] = np.einsum("dn,dn->n", features[1 : D + 1], features[1 : D + 1])
-        features[D + 1] = 1.0
+    features = workspace.array("features", (_FEATURE_ROWS[covariance_type](D), n))
+    features[0] = 1.0
+    centred = np.subtract(X_chunk.T, centre[:, np.newaxis], out=features[1 : D + 1])
+    if covariance_type == "diag":
+        np.square(centred, out=features[D + 1 :])
+    elif covariance_type == "spherical":
+        features[D + 1] = np.einsum("dn,dn->n", centred, centred)
     return features
+
+
+def _feature_blocks(n_features):
+    """Ranges ``(lo, hi)`` of :data:`_TRIANGLE_BLOCK` features that cover all of them."""
+    edges = list(range(0, n_features, _TRIANGLE_BLOCK)) + [n_features]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _symmetric_scatter(weighted, centred):
+    """``S_k = sum_n weighted[:, k, n] x_n^T`` for every k, shape (K, D, D), for symmetric S_k.
+
+    ``weighted`` (D, K, n) holds ``g_nk x_n`` feature by feature and ``centred`` (D, n) the rows
+    ``x_n``. Block column ``lo:hi`` is computed from row ``lo`` down only; the rows above it are
+    the mirror image of block rows computed before.
+    """
+    D, K, n = weighted.shape
+    scatter = np.empty((K, D, D))
+    for lo, hi in _feature_blocks(D):
+        # np.dot, not @: see the first-moment product in chunk_statistics
+        part = np.dot(weighted[lo:].reshape((D - lo) * K, n), centred[lo:hi].T)
+        scatter[:, lo:, lo:hi] = np.swapaxes(part.reshape(D - lo, K, hi - lo), 0, 1)
+        scatter[:, :lo, lo:hi] = np.swapaxes(scatter[:, lo:hi, :lo], 1, 2)
+    return scatter
 
 
 def _normalise(log_rho, with_entropy=False):
@@ -667,14 +701,13 @@ def chunk_statistics(X_chunk, sample_weight, centre, origin, covariance_type, *,
     # Last column: counts; the D before it: first moments. np.dot, not @: for this shape (K rows,
     # a long inner dimension) numpy's matmul kept the GIL and two threads ran no faster than one.
     sums = np.dot(resp, features.T)
-    counts = sums[:, -1].copy()
-    first = sums[:, -1 - D : -1].copy()
-    centred = features[:D] if covariance_type in ("full", "tied") else features[-1 - D : -1]
+    counts = sums[:, 0].copy()
+    first = sums[:, 1 : D + 1].copy()
+    centred = features[1 : D + 1]
     if covariance_type == "full":
-        K = resp.shape[0]
-        weighted = np.multiply(resp[:, np.newaxis, :], centred[np.newaxis],
-                               out=workspace.array("wide", (K, D, resp.shape[1])))
-        second = (weighted.reshape(K * D, -1) @ centred.T).reshape(K, D, D)
+        weighted = np.multiply(resp, centred[:, np.newaxis, :],
+                               out=workspace.array("wide", (D,) + resp.shape))
+        second = _symmetric_scatter(weighted, centred)
     elif covariance_type == "tied":
         # every row counts once, whatever its responsibilities (they sum to one in EM)
         second = np.dot(centred if sample_weight is None else centred * sample_weight, centred.T)
@@ -682,9 +715,9 @@ def chunk_statistics(X_chunk, sample_weight, centre, origin, covariance_type, *,
             # the term -|U^T x|^2 / 2 the linear plan left out, summed: -tr(P S2) / 2
             log_norm -= 0.5 * float(np.sum(origin.tied_precision * second))
     elif covariance_type == "diag":
-        second = sums[:, :D].copy()
+        second = sums[:, D + 1 :].copy()
     else:
-        second = sums[:, 0].copy()
+        second = sums[:, D + 1].copy()
     return Statistics(weight, log_norm, counts, first, second, entropy_sum, origin)
 
 
@@ -799,8 +832,8 @@ class Rows:
         built on the first pass and kept for the next ones (centring and transposing the rows
         is a fifth of a spherical pass). They are kept only while they take no more than 1.5
         times the memory of the data and :data:`FEATURE_CACHE_BYTES` in all: the centred rows
-        ``[x; 1]`` for full, tied and diag (diag squares them into ``workspace`` in every pass)
-        and ``[|x|^2; x; 1]`` for spherical. None when they are not kept."""
+        ``[1; x]`` for full, tied and diag (diag squares them into ``workspace`` in every pass)
+        and ``[1; x; |x|^2]`` for spherical. None when they are not kept."""
         kept = "spherical" if layout == "spherical" else "full"
         size = _FEATURE_ROWS[kept](self.n_features) * self.n_samples * 8
         if size > min(FEATURE_CACHE_BYTES, 1.5 * self.X.nbytes):
@@ -813,8 +846,8 @@ class Rows:
             return block
         D, n = self.n_features, block.shape[1]
         features = workspace.array("features", (2 * D + 1, n))
-        features[D:] = block
-        np.square(block[:D], out=features[:D])
+        features[: D + 1] = block
+        np.square(block[1:], out=features[D + 1 :])
         return features
 
     def _mean(self):

@@ -74,6 +74,39 @@ def test_engine_step_equals_the_teaching_functions(covariance_type, n_jobs, rows
     assert_close(log_norm, em.log_mixture_density(X, weights, means, covariances, covariance_type))
 
 
+@pytest.mark.parametrize("n_jobs, rows", [(None, None), (2, 300)])
+def test_full_covariances_in_feature_blocks_equal_the_teaching_functions(n_jobs, rows):
+    """Past 16 features the full-covariance products are cut into blocks of features that skip
+    the zeros of the triangular factors and the mirror half of the symmetric scatter. With 37
+    features the blocks are 16, 16 and 5 wide; the covariances are dense, so every part of every
+    block matters."""
+    rng = np.random.default_rng(3)
+    n, D, K = 1200, 37, 3
+    mixing = np.eye(D) + 0.2 * rng.normal(size=(D, D))
+    X = rng.normal(size=(n, D)) @ mixing + rng.integers(0, K, n)[:, np.newaxis] * rng.normal(size=D)
+    weights, means, covariances = em.m_step(X, rng.dirichlet(np.ones(K), size=n), "full",
+                                            reg_covar=1e-6)
+    assert np.all(np.abs(np.triu(covariances, 1)).max(axis=(1, 2)) > 0.1)  # dense
+    factors = engine.precision_factors(covariances, "full")
+    expected_resp = em.e_step(X, weights, means, covariances, "full")
+    expected = em.m_step(X, expected_resp, "full", reg_covar=1e-6)
+
+    runner = engine.Engine("full", K, D, n_jobs=n_jobs)
+    if rows is not None:
+        runner.rows_per_chunk = rows
+    data = engine.Rows(X)
+    with runner:
+        stats = runner.e_step(data, np.log(weights), means, factors)
+        moments = runner.moments(data, stats, 1e-6)
+        log_norm, log_resp = runner.row_output(
+            data, runner.plan(data, np.log(weights), means, factors), "log_resp")
+    assert_close(stats.log_norm, em.log_likelihood(X, weights, means, covariances, "full"))
+    assert_close(moments.means, expected[1])
+    assert_close(moments.covariances, expected[2])
+    assert_close(np.exp(log_resp), expected_resp)
+    assert_close(log_norm, em.log_mixture_density(X, weights, means, covariances, "full"))
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_statistics_of_chunks_add_up(covariance_type):
     X = _overlapping_5d(n=2000)
