@@ -43,7 +43,7 @@ def __dir__():
     return sorted(set(globals()) | set(_SUBMODULES))
 
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 __all__ = [
     "BayesianGaussianMixture",
