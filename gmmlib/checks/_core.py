@@ -678,11 +678,11 @@ def sample_mixture(rng, weights, means, covariances, covariance_type="full", n_s
     weights = np.asarray(weights, dtype=float)
     means = np.asarray(means, dtype=float)
     covariances = np.asarray(covariances, dtype=float)
-    n_components, n_features = means.shape
-    z = rng.choice(n_components, size=int(n_samples), p=weights / weights.sum())
-    noise = rng.standard_normal((int(n_samples), n_features))
+    K, D = means.shape
+    z = rng.choice(K, size=int(n_samples), p=weights / weights.sum())
+    noise = rng.standard_normal((int(n_samples), D))
     X = np.empty_like(noise)
-    for k in range(n_components):
+    for k in range(K):
         rows = z == k
         if covariance_type == "full":
             factor = np.linalg.cholesky(covariances[k])
@@ -691,7 +691,7 @@ def sample_mixture(rng, weights, means, covariances, covariance_type="full", n_s
         elif covariance_type == "diag":
             factor = np.diag(np.sqrt(covariances[k]))
         elif covariance_type == "spherical":
-            factor = np.sqrt(covariances[k]) * np.eye(n_features)
+            factor = np.sqrt(covariances[k]) * np.eye(D)
         else:
             raise ValueError(
                 f"covariance_type must be one of {COVARIANCE_TYPES}; got {covariance_type!r}."

@@ -83,7 +83,7 @@ def _constrain(per_component, Nk, covariance_type):
 def _m_step_mistakes(X, resp, means, covariance_type):
     """(wrong covariances, message) for the typical mistakes of one covariance type."""
     Nk = resp.sum(axis=0)
-    n_samples, n_features = X.shape
+    N, D = X.shape
     scatter = _scatter(X, resp, means)
     right_full = scatter / Nk[:, None, None]
     right = _constrain(right_full, Nk, covariance_type)
@@ -101,14 +101,14 @@ def _m_step_mistakes(X, resp, means, covariance_type):
          "Your covariances are not centred: use (x_n - mu_k), not x_n."),
     ]
     if covariance_type != "tied":
-        mistakes.append((_constrain(scatter / n_samples, Nk, covariance_type),
+        mistakes.append((_constrain(scatter / N, Nk, covariance_type),
                          "Your covariances are divided by N, the number of points; divide "
                          "component k's by its own effective count N_k = sum_n gamma_nk."))
     if covariance_type in ("diag", "spherical"):
         mistakes.append((np.sqrt(right), "You returned standard deviations: covariances_ holds "
                          "variances (squares), so drop the square root."))
     if covariance_type == "spherical":
-        mistakes.append((right * n_features,
+        mistakes.append((right * D,
                          "Your spherical variances are D times too large: sigma_k^2 is the MEAN of "
                          "the D per-feature variances, sum_n gamma_nk ||x_n - mu_k||^2 / (D N_k)."))
     if covariance_type == "tied":
@@ -277,8 +277,8 @@ def _e_step_problem(rng, covariance_type, far):
 
 def _e_step_mistakes(X, weights, means, covariances, covariance_type):
     """(wrong responsibilities, message) for the typical mistakes."""
-    n_components, n_features = means.shape
-    matrices = _full_matrices(covariances, covariance_type, n_components, n_features)
+    K, D = means.shape
+    matrices = _full_matrices(covariances, covariance_type, K, D)
     log_joint = _log_joint(X, weights, means, matrices)
     log_dens = log_joint - np.log(weights)
     joint = np.exp(log_joint)
@@ -300,9 +300,9 @@ def _e_step_mistakes(X, weights, means, covariances, covariance_type):
             _normalised(_log_joint(X, weights, means, matrices**2)),
             f"For {covariance_type!r} your code treats the numbers in `covariances` as standard "
             "deviations; they are variances sigma^2 (as in GaussianMixture's covariances_)."))
-    if covariance_type == "spherical" and n_features > 1:
+    if covariance_type == "spherical" and D > 1:
         quad = np.stack([np.sum((X - m) ** 2, axis=1) / v for m, v in zip(means, covariances)], 1)
-        once = np.log(weights) - 0.5 * (n_features * np.log(2 * np.pi) + np.log(covariances) + quad)
+        once = np.log(weights) - 0.5 * (D * np.log(2 * np.pi) + np.log(covariances) + quad)
         mistakes.append((
             _normalised(once),
             "For 'spherical' your log-determinant is log(sigma_k^2); the determinant of "

@@ -334,11 +334,11 @@ def _marginals(sequences, n_samples, position):
 
 def _chosen_indices(func, X, n_clusters, rng, n_runs):
     """Run the reader's seeding ``n_runs`` times; the row index of every centre it returns."""
-    n_samples, n_features = X.shape
+    D = X.shape[1]
     indices = np.empty((n_runs, n_clusters), dtype=int)
     for run in range(n_runs):
         centres = call_reader_function(func, X, n_clusters, np.random.default_rng(rng.integers(2**32)))
-        centres = check_shape("the centres", centres, (n_clusters, n_features))
+        centres = check_shape("the centres", centres, (n_clusters, D))
         matches = np.all(np.isclose(centres[:, None, :], X[None, :, :], rtol=0, atol=1e-12), axis=2)
         if not matches.any(axis=1).all():
             fail("every centre should be one of the data points (a row of X), but at least one of "

@@ -331,19 +331,19 @@ def _covariance_matches(S, target, n_k):
 
 def _check_one_sample(func, rng, covariance_type):
     weights, means, covariances, full = _random_sampling_problem(rng, covariance_type)
-    n_components, n_features = means.shape
-    n_samples = int(rng.integers(15_000, 25_001))
+    K, D = means.shape
+    N = int(rng.integers(15_000, 25_001))
     reader_rng = np.random.default_rng(rng.integers(2**32))
-    result = call_reader_function(func, weights, means, covariances, covariance_type, n_samples,
+    result = call_reader_function(func, weights, means, covariances, covariance_type, N,
                                   reader_rng)
-    X, z = _as_samples(result, n_samples, n_features, n_components)
+    X, z = _as_samples(result, N, D, K)
     where = f' (covariance_type="{covariance_type}")'
 
-    frequencies = np.bincount(z, minlength=n_components) / n_samples
-    standard_error = np.sqrt(weights * (1 - weights) / n_samples)
+    frequencies = np.bincount(z, minlength=K) / N
+    standard_error = np.sqrt(weights * (1 - weights) / N)
     if np.any(np.abs(frequencies - weights) > _N_SIGMA * standard_error):
-        uniform = np.full(n_components, 1 / n_components)
-        if np.all(np.abs(frequencies - uniform) <= _N_SIGMA * np.sqrt(uniform * (1 - uniform) / n_samples)):
+        uniform = np.full(K, 1 / K)
+        if np.all(np.abs(frequencies - uniform) <= _N_SIGMA * np.sqrt(uniform * (1 - uniform) / N)):
             fail(f"the components were chosen uniformly, ignoring the weights "
                  f"{np.round(weights, 3).tolist()}. Choose component k with probability pi_k: "
                  "`rng.choice(K, size=n_samples, p=weights)`." + where)
@@ -351,7 +351,7 @@ def _check_one_sample(func, rng, covariance_type):
         fail(f"component {k} was chosen for {frequencies[k]:.1%} of the points, but its weight is "
              f"{weights[k]:.1%}: far more than sampling error." + where)
 
-    for k in range(n_components):
+    for k in range(K):
         Xk = X[z == k]
         n_k = len(Xk)
         Sigma = full[k]
@@ -372,7 +372,7 @@ def _check_one_sample(func, rng, covariance_type):
         if _covariance_matches(S, L.T @ L, n_k):
             fail(f"the points of component {k} have covariance L^T L instead of L L^T: with one "
                  "sample per row, multiply by L transposed, `eps @ L.T`." + where)
-        if _covariance_matches(S, np.eye(n_features), n_k):
+        if _covariance_matches(S, np.eye(D), n_k):
             fail(f"the points of component {k} have identity covariance: the standard-normal "
                  "draws were not scaled at all." + where)
         fail(f"the points of component {k} have sample covariance {np.round(S, 2).tolist()}, but "

@@ -255,7 +255,7 @@ def check_fit_spherical(func):
     n_trials = 4
     for _ in range(n_trials):
         X = _spherical_data(rng)
-        n_samples, n_features = X.shape
+        N, D = X.shape
         result = call_reader_function(func, X)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             fail("your function should return two things, `mean, variance`: the mean vector and "
@@ -263,16 +263,16 @@ def check_fit_spherical(func):
         mean, variance = result
         mean = np.asarray(mean, dtype=float)
         expected_mean = X.mean(axis=0)
-        if mean.shape != (n_features,):
-            fail(f"the mean should have shape ({n_features},), one entry per feature, but it has "
+        if mean.shape != (D,):
+            fail(f"the mean should have shape ({D},), one entry per feature, but it has "
                  f"shape {mean.shape}. Average over the points: `X.mean(axis=0)`.")
         if not _close(mean, expected_mean):
             fail("the mean is not right: the maximum-likelihood mean is the average of the points, "
                  "`X.mean(axis=0)`, whatever the covariance model.")
         variance = np.asarray(variance, dtype=float)
         squares = np.sum((X - expected_mean) ** 2)
-        expected = squares / (n_samples * n_features)
-        if variance.shape == (n_features,):
+        expected = squares / (N * D)
+        if variance.shape == (D,):
             fail("you returned one variance per feature: that is the diagonal model. The "
                  "spherical model has a single sigma^2 shared by all D features, the average of "
                  "those D variances.")
@@ -281,10 +281,10 @@ def check_fit_spherical(func):
         variance = float(variance)
         if _close(variance, expected):
             continue
-        if _close(variance, squares / n_samples):
+        if _close(variance, squares / N):
             fail("your variance is D times too large: you divided the sum of squared distances "
                  "by N. Each point contributes D squared coordinates, so divide by N * D.")
-        if _close(variance, squares / ((n_samples - 1) * n_features)):
+        if _close(variance, squares / ((N - 1) * D)):
             fail("you divided by (N - 1) D: that is the unbiased estimate, not the maximum-"
                  "likelihood one, which divides by N D.")
         if _close(variance, np.sqrt(expected)):

@@ -134,14 +134,14 @@ def check_chunk_statistics(chunk_statistics):
     rng = check_rng("check_chunk_statistics")
     for _ in range(_N_TRIALS):
         X, weights, means, covariances = _random_chunk(rng)
-        n_components, n_features = means.shape
+        K, D = means.shape
         resp, nk, s1, s2 = _reference_statistics(X, weights, means, covariances)
         got = _three_arrays(name, call_reader_function(chunk_statistics, X, weights, means,
                                                        covariances))
-        got = (check_shape("N_k (the first result)", got[0], (n_components,)),
-               check_shape("S1 (the second result)", got[1], (n_components, n_features)),
+        got = (check_shape("N_k (the first result)", got[0], (K,)),
+               check_shape("S1 (the second result)", got[1], (K, D)),
                check_shape("S2 (the third result)", got[2],
-                           (n_components, n_features, n_features)))
+                           (K, D, D)))
         _statistics_hint(name, X, resp, nk, s1, s2, means, got)
         check_close("N_k (the first result)", got[0], nk)
         check_close("S1 (the second result)", got[1], s1)
@@ -186,7 +186,7 @@ def check_combine_statistics(combine_statistics, parameters_from_statistics):
     rng = check_rng("check_combine_statistics")
     for _ in range(_N_TRIALS):
         X, weights, means, covariances = _random_chunk(rng)
-        n_components, n_features = means.shape
+        K, D = means.shape
         resp = e_step(X, weights, means, covariances, "full")
         cuts = np.sort(rng.choice(np.arange(1, len(X)), size=int(rng.integers(2, 5)),
                                   replace=False))
@@ -196,10 +196,10 @@ def check_combine_statistics(combine_statistics, parameters_from_statistics):
         total = tuple(sum(s[i] for s in stats) for i in range(3))
 
         combined = _three_arrays(combine_name, call_reader_function(combine_statistics, stats))
-        combined = (check_shape("the combined N_k", combined[0], (n_components,)),
-                    check_shape("the combined S1", combined[1], (n_components, n_features)),
+        combined = (check_shape("the combined N_k", combined[0], (K,)),
+                    check_shape("the combined S1", combined[1], (K, D)),
                     check_shape("the combined S2", combined[2],
-                                (n_components, n_features, n_features)))
+                                (K, D, D)))
         if all(_same(c, t / len(stats)) for c, t in zip(combined, total)):
             fail(f"`{combine_name}` averages the chunks' statistics. Add them instead: the "
                  "statistics are sums over points, and the sum over all points is the sum of "
@@ -215,9 +215,9 @@ def check_combine_statistics(combine_statistics, parameters_from_statistics):
                                                               nk, s1, s2))
         if not isinstance(got, (tuple, list)) or len(got) != 3:
             fail(f"`{params_name}` should return (weights, means, covariances).")
-        got_w = check_shape("the weights", got[0], (n_components,))
-        got_m = check_shape("the means", got[1], (n_components, n_features))
-        got_c = check_shape("the covariances", got[2], (n_components, n_features, n_features))
+        got_w = check_shape("the weights", got[0], (K,))
+        got_m = check_shape("the means", got[1], (K, D))
+        got_c = check_shape("the covariances", got[2], (K, D, D))
         if _same(got_w, nk):
             fail(f"`{params_name}` returns N_k as the weights: divide by N = sum_k N_k so that "
                  "the weights sum to 1.")
