@@ -64,7 +64,8 @@ pdf: install browser-deps
 	$(PY) book/_tools/print_pdf.py --html $(HTML)
 
 # For authors: re-execute notebooks in place so the committed outputs are current.
-# `make notebooks NB=notebooks/04_deriving_em.ipynb` re-executes one.
+# `make notebooks NB=notebooks/04_deriving_em.ipynb` re-executes one. Widget state is not saved:
+# the widgets need a live kernel, and the book removes their outputs.
 NB ?= $(NOTEBOOKS)
 # One OpenMP/BLAS thread, as nbval runs them (test-notebooks): a nearly degenerate model (chapter
 # 11's AIC choice) prints different digits when a multi-threaded BLAS sums in another order.
@@ -72,7 +73,8 @@ notebooks: export OMP_NUM_THREADS := 1
 notebooks: install
 	@for nb in $(NB); do echo "executing $$nb"; \
 	  (cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	     --ExecutePreprocessor.timeout=300 --ExecutePreprocessor.record_timing=False "$$(basename $$nb)"); done
+	     --ExecutePreprocessor.timeout=300 --ExecutePreprocessor.record_timing=False \
+	     --ExecutePreprocessor.store_widget_state=False "$$(basename $$nb)"); done
 
 test: install browser-deps test-lib test-notebooks test-book test-binder test-oldest
 

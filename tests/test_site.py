@@ -72,6 +72,16 @@ def test_figures_have_real_alt_text(html_dir, page):
         assert not re.search(r"\.(png|jpe?g|svg)$", alt), f"alt text is a file name: {alt}"
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_load_no_scripts_from_elsewhere_but_mathjax(html_dir, page):
+    """A reader's browser fetches no code from third parties beyond MathJax. The interactive
+    widgets of chapters 3 and 5 run only in Jupyter (their outputs are removed from the book), so
+    their saved state must not pull the widget manager and require.js from CDNs into the page."""
+    outside = [script["src"] for script in _soup(page).find_all("script", src=True)
+               if urlparse(script["src"]).netloc and "/mathjax@3/" not in script["src"]]
+    assert not outside, f"scripts loaded from other sites: {outside}"
+
+
 def _page_weight(page):
     """Bytes a reader downloads for the page's own content: HTML, its images and inline media."""
     path = HTML / f"{page}.html"
