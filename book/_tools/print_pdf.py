@@ -94,6 +94,18 @@ def _print(page, path, title):
     page.pdf(path=str(path), footer_template=FOOTER.format(title=_html_escape(title)), **PAGE)
 
 
+# Printed alone, a page opens with the theme's print title block, whose heading is the bare
+# title: it gets the page's own heading, chapter number (and typeset formula) included.
+NUMBERED_PRINT_TITLE = r"""() => {
+  const printed = document.querySelector('#jb-print-docs-body h1');
+  const own = document.querySelector('article.bd-article h1');
+  if (!printed || !own) return;
+  const heading = own.cloneNode(true);
+  heading.querySelectorAll('.headerlink').forEach((link) => link.remove());
+  printed.replaceChildren(...heading.childNodes);
+}"""
+
+
 def print_page(browser, site, online, docname, path, book_title):
     page, response = open_offline(browser, f"{site}/{docname}.html")
     try:
@@ -101,6 +113,7 @@ def print_page(browser, site, online, docname, path, book_title):
             raise RuntimeError(f"{docname}.html: HTTP {response.status}")
         wait_for_math(page)
         page.evaluate(POINT_LINKS_ONLINE, [site, online])
+        page.evaluate(NUMBERED_PRINT_TITLE)
         _print(page, path, book_title)
     finally:
         page.close()
