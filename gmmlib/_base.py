@@ -19,8 +19,27 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import engine as eng
 from . import scaling
+from ._validation import flag, jobs, number, one_of, seed, whole_number
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+#: Rules for the constructor parameters that every batch EM estimator has (see
+#: :meth:`MixtureBase._check_parameters`); a subclass adds its own to these.
+BATCH_EM_RULES = {
+    "n_components": whole_number(low=1),
+    "covariance_type": one_of(*eng.COVARIANCE_TYPES),
+    "tol": number(low=0.0),
+    "reg_covar": number(low=0.0),
+    "max_iter": whole_number(low=0),
+    "n_init": whole_number(low=1),
+    "init_params": one_of(*INIT_PARAMS),
+    "random_state": seed,
+    "warm_start": flag,
+    "verbose": whole_number(low=0),
+    "verbose_interval": whole_number(low=1),
+    "n_jobs": jobs,
+    "record_history": flag,
+}
 
 
 ###############################################################################

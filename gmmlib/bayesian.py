@@ -36,8 +36,8 @@ from scipy.special import betaln, digamma, gammaln, logsumexp
 from sklearn.utils import check_array
 
 from . import engine as eng
-from ._base import INIT_PARAMS, MixtureBase
-from ._validation import flag, jobs, number, one_of, seed, whole_number
+from ._base import BATCH_EM_RULES, MixtureBase
+from ._validation import number, one_of
 
 __all__ = [
     "BayesianGaussianMixture",
@@ -860,24 +860,12 @@ default='dirichlet_process'
     _needs_entropy = True
 
     _rules = {
-        "n_components": whole_number(low=1),
-        "covariance_type": one_of(*eng.COVARIANCE_TYPES),
-        "tol": number(low=0.0),
-        "reg_covar": number(low=0.0),
-        "max_iter": whole_number(low=0),
-        "n_init": whole_number(low=1),
-        "init_params": one_of(*INIT_PARAMS),
+        **BATCH_EM_RULES,
         "weight_concentration_prior_type": one_of(*WEIGHT_PRIOR_TYPES),
         "weight_concentration_prior": _optional_positive,
         "mean_precision_prior": _optional_positive,
         "degrees_of_freedom_prior": _optional_positive,
         "covariance_prior": _covariance_prior_rule,
-        "random_state": seed,
-        "warm_start": flag,
-        "verbose": whole_number(low=0),
-        "verbose_interval": whole_number(low=1),
-        "n_jobs": jobs,
-        "record_history": flag,
     }
 
     def __init__(

@@ -10,18 +10,12 @@ import math
 
 import numpy as np
 from . import engine as eng
-from ._base import INIT_PARAMS, MixtureBase
+from ._base import BATCH_EM_RULES, MixtureBase
 from ._validation import (
     InvalidParameterError,
     checked_means_init,
     checked_precisions_init,
     checked_weights_init,
-    flag,
-    jobs,
-    number,
-    one_of,
-    seed,
-    whole_number,
 )
 
 __all__ = ["GaussianMixture", "InvalidParameterError"]
@@ -141,21 +135,7 @@ class GaussianMixture(MixtureBase):
     True
     """
 
-    _rules = {
-        "n_components": whole_number(low=1),
-        "covariance_type": one_of(*eng.COVARIANCE_TYPES),
-        "tol": number(low=0.0),
-        "reg_covar": number(low=0.0),
-        "max_iter": whole_number(low=0),
-        "n_init": whole_number(low=1),
-        "init_params": one_of(*INIT_PARAMS),
-        "random_state": seed,
-        "warm_start": flag,
-        "verbose": whole_number(low=0),
-        "verbose_interval": whole_number(low=1),
-        "n_jobs": jobs,
-        "record_history": flag,
-    }
+    _rules = BATCH_EM_RULES
 
     def __init__(
         self,

@@ -66,32 +66,39 @@ def test_check_estimator_passes_as_a_whole():
     )
 
 
-def test_array_api_dispatch_with_numpy_inputs():
-    """The check that skips itself in-process, run where it can run (see module docstring)."""
+def run_array_api_check(estimator, last_params):
+    """scikit-learn's ``check_array_api_input`` on gmmlib's ``estimator`` (a class name) with
+    default parameters, each covariance type, and ``last_params``, in a fresh interpreter: it
+    skips itself unless SCIPY_ARRAY_API=1 is set before SciPy is imported."""
     from sklearn.utils.estimator_checks import check_array_api_input
 
     if "expect_only_array_outputs" not in inspect.signature(check_array_api_input).parameters:
         pytest.skip("scikit-learn < 1.9 cannot run this check on an estimator with non-array outputs")
     code = textwrap.dedent(
-        """
+        f"""
         from sklearn.utils.estimator_checks import check_array_api_input
-        from gmmlib import GaussianMixture
-        for params in [{}] + [dict(n_components=2, covariance_type=ct, max_iter=20, n_init=2,
-                                   random_state=0) for ct in %r] + [
-                dict(n_components=2, max_iter=20, random_state=0, record_history=True)]:
-            check_array_api_input("GaussianMixture", GaussianMixture(**params),
+        from gmmlib import {estimator}
+        each_type = [dict(n_components=2, covariance_type=ct, max_iter=20, n_init=2,
+                          random_state=0) for ct in {COVARIANCE_TYPES!r}]
+        for params in [{{}}, *each_type, {last_params!r}]:
+            check_array_api_input("{estimator}", {estimator}(**params),
                                   array_namespace="numpy", expect_only_array_outputs=False)
         print("checked")
         """
-        % (COVARIANCE_TYPES,)
     )
-    # one BLAS/OpenMP thread, as in the rest of this module (tests/conftest.py)
+    # one BLAS/OpenMP thread, as in the rest of the tests (tests/conftest.py)
     env = dict(os.environ, SCIPY_ARRAY_API="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                MKL_NUM_THREADS="1")
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("checked")
+
+
+def test_array_api_dispatch_with_numpy_inputs():
+    """The check that skips itself in-process, run where it can run (see module docstring)."""
+    run_array_api_check("GaussianMixture",
+                        dict(n_components=2, max_iter=20, random_state=0, record_history=True))
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
